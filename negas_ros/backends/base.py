@@ -1,0 +1,78 @@
+"""The one interface every detector backend implements, and the backend registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from negas_ros.detection import RawDetections
+
+__all__ = ['BackendSpec', 'DetectorBackend', 'create_backend', 'register_backend']
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """How to build a backend: what a reload needs (model, device, precision)."""
+
+    model: str  # hub id or local directory
+    device: str = 'cpu'  # 'cpu' or 'cuda:N'
+    half: bool = False  # fp16 weights and activations (CUDA only)
+
+
+class DetectorBackend(Protocol):
+    """An open-vocabulary detector that answers for ID and negative labels.
+
+    Implementations import torch lazily and run the model under ``torch.inference_mode()``.
+    """
+
+    def set_labels(
+        self, id_labels: Sequence[str], negative_labels: Sequence[str], nega: bool
+    ) -> None:
+        """Encode the label texts once; called on every label-set or NegA change, never per frame.
+
+        nega: when True the negative labels take part in the detector's text-guided attention
+        (NegA); when False the ID detections equal those of an ID-only prompt and the negatives
+        are only read out for scoring.
+        """
+        ...
+
+    def infer(self, image_rgb: npt.NDArray[np.uint8], box_threshold: float) -> RawDetections:
+        """Detect on one HxWx3 uint8 RGB image.
+
+        Returns candidates whose best ID sigmoid is >= box_threshold, boxes in source pixels,
+        ID and negative logits in the label order given to :meth:`set_labels`.
+        """
+        ...
+
+
+BackendFactory = Callable[[BackendSpec], DetectorBackend]
+_REGISTRY: dict[str, BackendFactory] = {}
+
+
+def register_backend(name: str, factory: BackendFactory) -> None:
+    _REGISTRY[name] = factory
+
+
+def available_backends() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def create_backend(name: str, spec: BackendSpec) -> DetectorBackend:
+    _load_builtin()
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f'unknown backend {name!r}; available: {", ".join(sorted(_REGISTRY))}'
+        ) from None
+    return factory(spec)
+
+
+def _load_builtin() -> None:
+    # Importing the module registers it; the module itself imports torch only when building.
+    from negas_ros.backends import grounding_dino  # noqa: F401

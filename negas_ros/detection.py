@@ -1,0 +1,75 @@
+"""Detection types shared by backends, scoring and the ROS glue (pure, numpy only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ['Detection', 'RawDetections']
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class RawDetections:
+    """What a backend returns for one image, vectorised over N candidate boxes.
+
+    boxes_xyxy: (N, 4) float32, source-image pixels (x1, y1, x2, y2), x2 >= x1, y2 >= y1.
+    id_logits: (N, K) float32 pre-sigmoid responses to the K ID labels, in label order.
+    neg_logits: (N, M) float32 pre-sigmoid responses to the M negative labels (M may be 0).
+    """
+
+    boxes_xyxy: FloatArray
+    id_logits: FloatArray
+    neg_logits: FloatArray
+
+    def __post_init__(self) -> None:
+        n = self.boxes_xyxy.shape[0]
+        if self.boxes_xyxy.ndim != 2 or self.boxes_xyxy.shape[1] != 4:
+            raise ValueError(f'boxes_xyxy must be (N, 4), got {self.boxes_xyxy.shape}')
+        if self.id_logits.ndim != 2 or self.id_logits.shape[0] != n:
+            raise ValueError(f'id_logits must be (N={n}, K), got {self.id_logits.shape}')
+        if self.neg_logits.ndim != 2 or self.neg_logits.shape[0] != n:
+            raise ValueError(f'neg_logits must be (N={n}, M), got {self.neg_logits.shape}')
+
+    def __len__(self) -> int:
+        return int(self.boxes_xyxy.shape[0])
+
+    @staticmethod
+    def empty(num_id: int, num_neg: int) -> RawDetections:
+        return RawDetections(
+            np.zeros((0, 4), np.float32),
+            np.zeros((0, num_id), np.float32),
+            np.zeros((0, num_neg), np.float32),
+        )
+
+    def select(self, keep: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> RawDetections:
+        return RawDetections(self.boxes_xyxy[keep], self.id_logits[keep], self.neg_logits[keep])
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One scored detection in source-image pixels.
+
+    box_xyxy: (x1, y1, x2, y2) in source-image pixels.
+    id_label / id_confidence: best ID label and its sigmoid score in [0, 1].
+    id_probs / neg_probs: per-label sigmoid scores, (K,) and (M,), in label order.
+    neg_label / neg_confidence: best negative label and its sigmoid (None / 0.0 when M == 0).
+    id_score: the OOD score in force (larger = more in-distribution); its range depends on
+        the score method.
+    ood_confidence: how sure we are the object is unknown, in [0, 1].
+    is_ood: the verdict, ``id_score < ood_threshold``.
+    """
+
+    box_xyxy: tuple[float, float, float, float]
+    id_label: str
+    id_confidence: float
+    id_probs: FloatArray
+    neg_probs: FloatArray
+    neg_label: str | None
+    neg_confidence: float
+    id_score: float
+    ood_confidence: float
+    is_ood: bool
