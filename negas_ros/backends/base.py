@@ -11,7 +11,13 @@ import numpy.typing as npt
 
 from negas_ros.detection import RawDetections
 
-__all__ = ['BackendSpec', 'DetectorBackend', 'create_backend', 'register_backend']
+__all__ = [
+    'BackendSpec',
+    'DetectorBackend',
+    'available_backends',
+    'create_backend',
+    'register_backend',
+]
 
 
 @dataclass(frozen=True)
