@@ -1,0 +1,311 @@
+"""The detector's configuration: the parameter table and a validated, frozen config (pure).
+
+The ROS node declares its parameters from :data:`PARAMETERS` (so the node, the launch file and
+``config/detector.yaml`` share one source of truth) and turns parameter values into a
+:class:`DetectorConfig` with :func:`config_from_values`, which validates the whole set at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+import os
+from pathlib import Path
+import re
+from typing import Any
+
+from negas_ros.labels import LabelError, LabelSet, load_labels, make_label_set
+from negas_ros.scores import SCORE_METHODS, ScoreParams
+
+__all__ = [
+    'PARAMETERS',
+    'ConfigError',
+    'DetectorConfig',
+    'LabelError',
+    'ParamSpec',
+    'config_from_values',
+    'default_values',
+    'load_params_file',
+    'resolve_path',
+]
+
+
+class ConfigError(ValueError):
+    """An invalid parameter set; the message names the parameter (and file) and the fix."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One node parameter: its default, description, and limits.
+
+    read_only: a change needs the model reloaded (lifecycle cleanup + configure), so it is
+        fixed while the node runs.
+    """
+
+    name: str
+    default: Any
+    description: str
+    read_only: bool = False
+    float_range: tuple[float, float] | None = None
+    int_range: tuple[int, int] | None = None
+    choices: tuple[str, ...] = ()
+
+
+_SCORE_CHOICES = tuple(SCORE_METHODS)
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec('backend', 'grounding_dino', 'Detector backend.', read_only=True,
+              choices=('grounding_dino',)),
+    ParamSpec('model', 'IDEA-Research/grounding-dino-tiny',
+              'Checkpoint: a hub id or a local directory.', read_only=True),
+    ParamSpec('device', 'cpu', "Torch device: 'cpu' or 'cuda:N'.", read_only=True),
+    ParamSpec('half', False, 'Run the model in fp16 (CUDA only).', read_only=True),
+    ParamSpec('labels_file', '',
+              'Labels YAML (id_labels, negative_labels). Empty: use the inline lists.'),
+    ParamSpec('id_labels', [''],
+              'Inline in-distribution labels, used when labels_file is empty.'),
+    ParamSpec('negative_labels', [''],
+              'Inline negative labels, used when labels_file is empty.'),
+    ParamSpec('box_threshold', 0.3,
+              'Minimum best-ID sigmoid confidence for a box to be reported.',
+              float_range=(0.0, 1.0)),
+    ParamSpec('score_method', 'negs', 'OOD score used for the verdict.',
+              choices=_SCORE_CHOICES),
+    ParamSpec('ood_threshold', 0.5,
+              'A detection whose OOD score (larger = more ID) is below this is unknown.',
+              float_range=(-1.0e6, 1.0e6)),
+    ParamSpec('score_temperature', 1.0,
+              'Temperature of the energy, neglabel and negs_softmax scores.',
+              float_range=(1.0e-4, 1.0e4)),
+    ParamSpec('neglabel_groups', 1, 'Random groups of negatives averaged by neglabel.',
+              int_range=(1, 1000)),
+    ParamSpec('nega', True,
+              'NegA: negative labels take part in the text-guided attention. Off: the ID '
+              'detections equal those of an ID-only prompt; negatives only feed the score.'),
+    ParamSpec('unknown_label', 'unknown', 'class_id published for detections flagged OOD.'),
+    ParamSpec('max_detections', 100, 'At most this many detections per frame (best first).',
+              int_range=(1, 10000)),
+    ParamSpec('input_transport', 'raw',
+              "'raw': subscribe image (sensor_msgs/Image); 'compressed': image/compressed.",
+              read_only=True, choices=('raw', 'compressed')),
+    ParamSpec('publish_debug_image', True,
+              'Publish debug_image (drawn only while someone subscribes).'),
+    ParamSpec('autostart', True,
+              'Configure and activate the lifecycle node by itself at start-up.',
+              read_only=True),
+)
+
+_SPECS = {spec.name: spec for spec in PARAMETERS}
+# Parameters rclpy itself understands; a params file may carry them.
+_ROS_BUILTIN_PARAMETERS = frozenset(
+    {'use_sim_time', 'qos_overrides', 'start_type_description_service'})
+_DEVICE_PATTERN = re.compile(r'^(cpu|cuda(:\d+)?)$')
+
+
+def default_values() -> dict[str, Any]:
+    return {spec.name: spec.default for spec in PARAMETERS}
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """A validated parameter set. Never mutated: an update builds a new one."""
+
+    backend: str
+    model: str
+    device: str
+    half: bool
+    labels: LabelSet
+    labels_source: str
+    box_threshold: float
+    score_method: str
+    ood_threshold: float
+    score_params: ScoreParams
+    nega: bool
+    unknown_label: str
+    max_detections: int
+    input_transport: str
+    publish_debug_image: bool
+    autostart: bool
+    values: Mapping[str, Any] = field(compare=False, repr=False)
+
+    def needs_label_reencode(self, other: DetectorConfig) -> bool:
+        """True when going from self to other changes what the backend must encode."""
+        return (self.labels.id_labels, self.labels.negative_labels, self.labels.prompt_template,
+                self.nega) != (other.labels.id_labels, other.labels.negative_labels,
+                               other.labels.prompt_template, other.nega)
+
+
+def _clean_list(value: Any, name: str) -> list[str]:
+    # ROS cannot declare an empty string array by default, so [''] stands for "empty".
+    if value is None:
+        return []
+    if isinstance(value, str):
+        raise ConfigError(f"parameter '{name}' must be a list of strings, got a string")
+    if not isinstance(value, Sequence):
+        raise ConfigError(f"parameter '{name}' must be a list of strings, got {value!r}")
+    return [v for v in value if not (isinstance(v, str) and v.strip() == '')]
+
+
+def _check_type(name: str, value: Any) -> None:
+    default = _SPECS[name].default
+    expected: tuple[type, ...]
+    if isinstance(default, bool):
+        expected = (bool,)
+    elif isinstance(default, float):
+        expected = (float, int)
+    elif isinstance(default, int):
+        expected = (int,)
+    elif isinstance(default, str):
+        expected = (str,)
+    else:
+        return
+    if not isinstance(value, expected) or (expected != (bool,) and isinstance(value, bool)):
+        raise ConfigError(
+            f"parameter '{name}' must be of type {expected[0].__name__}, got {value!r}")
+
+
+def resolve_path(path: str, base_dir: str | None = None) -> Path:
+    """Expand ~ and env vars; relative paths are taken from base_dir (default: cwd)."""
+    expanded = Path(os.path.expandvars(os.path.expanduser(path)))
+    if not expanded.is_absolute() and base_dir:
+        expanded = Path(base_dir) / expanded
+    return expanded
+
+
+def config_from_values(values: Mapping[str, Any], base_dir: str | None = None) -> DetectorConfig:
+    """Validate a full parameter set (defaults filled in) and build a :class:`DetectorConfig`.
+
+    Raises ConfigError (or LabelError, a ValueError naming the labels file and key) with a
+    message that names the parameter and says how to fix it. Nothing is changed on failure.
+    """
+    unknown = sorted(set(values) - set(_SPECS))
+    if unknown:
+        raise ConfigError(
+            f'unknown parameter(s) {", ".join(unknown)}; known: {", ".join(sorted(_SPECS))}')
+    merged = {**default_values(), **values}
+    for name in _SPECS:
+        if name not in ('id_labels', 'negative_labels'):
+            _check_type(name, merged[name])
+    for spec in PARAMETERS:
+        value = merged[spec.name]
+        if spec.choices and value not in spec.choices:
+            raise ConfigError(
+                f"parameter '{spec.name}' is {value!r}; choose one of {', '.join(spec.choices)}")
+        if spec.float_range and not spec.float_range[0] <= float(value) <= spec.float_range[1]:
+            raise ConfigError(
+                f"parameter '{spec.name}' is {value}; it must lie in "
+                f'[{spec.float_range[0]}, {spec.float_range[1]}]')
+        if spec.int_range and not spec.int_range[0] <= int(value) <= spec.int_range[1]:
+            raise ConfigError(
+                f"parameter '{spec.name}' is {value}; it must lie in "
+                f'[{spec.int_range[0]}, {spec.int_range[1]}]')
+
+    device = str(merged['device'])
+    if not _DEVICE_PATTERN.match(device):
+        raise ConfigError(f"parameter 'device' is {device!r}; use 'cpu' or 'cuda:N'")
+    if merged['half'] and device == 'cpu':
+        raise ConfigError("parameter 'half' is true but device is 'cpu'; fp16 needs 'cuda:N'")
+    if not str(merged['model']).strip():
+        raise ConfigError("parameter 'model' is empty; give a hub id or a checkpoint directory")
+    if not str(merged['unknown_label']).strip():
+        raise ConfigError("parameter 'unknown_label' is empty; the default is 'unknown'")
+
+    labels_file = str(merged['labels_file']).strip()
+    id_inline = _clean_list(merged['id_labels'], 'id_labels')
+    neg_inline = _clean_list(merged['negative_labels'], 'negative_labels')
+    if labels_file:
+        if id_inline or neg_inline:
+            raise ConfigError(
+                "parameters 'labels_file' and inline 'id_labels'/'negative_labels' are both "
+                'set; use one of them')
+        path = resolve_path(labels_file, base_dir)
+        labels = load_labels(path)
+        source = str(path)
+    else:
+        if not id_inline:
+            raise ConfigError(
+                "no ID labels: set parameter 'labels_file' to a labels YAML or give "
+                "'id_labels' (a list of strings)")
+        source = 'parameters id_labels/negative_labels'
+        labels = make_label_set(id_inline, neg_inline, source=source)
+    if str(merged['unknown_label']).strip().lower() in {x.lower() for x in labels.id_labels}:
+        raise ConfigError(
+            f"parameter 'unknown_label' {merged['unknown_label']!r} is also an ID label; "
+            'pick a name that is not an ID label')
+
+    method = str(merged['score_method'])
+    threshold = float(merged['ood_threshold'])
+    if SCORE_METHODS[method].bounded and not 0.0 <= threshold <= 1.0 and method != 'negs_diff':
+        raise ConfigError(
+            f"parameter 'ood_threshold' is {threshold} but score_method '{method}' lies in "
+            '[0, 1]; pick a threshold in [0, 1]')
+    if method == 'negs_diff' and not -1.0 <= threshold <= 1.0:
+        raise ConfigError(
+            f"parameter 'ood_threshold' is {threshold} but score_method 'negs_diff' lies in "
+            '[-1, 1]; pick a threshold in [-1, 1]')
+
+    return DetectorConfig(
+        backend=str(merged['backend']),
+        model=str(merged['model']),
+        device=device,
+        half=bool(merged['half']),
+        labels=labels,
+        labels_source=source,
+        box_threshold=float(merged['box_threshold']),
+        score_method=method,
+        ood_threshold=threshold,
+        score_params=ScoreParams(
+            temperature=float(merged['score_temperature']),
+            neglabel_groups=int(merged['neglabel_groups']),
+        ),
+        nega=bool(merged['nega']),
+        unknown_label=str(merged['unknown_label']).strip(),
+        max_detections=int(merged['max_detections']),
+        input_transport=str(merged['input_transport']),
+        publish_debug_image=bool(merged['publish_debug_image']),
+        autostart=bool(merged['autostart']),
+        values=dict(merged),
+    )
+
+
+def load_params_file(path: str | Path, node_name: str = 'negas_detector') -> dict[str, Any]:
+    """Read the node's parameters from a ROS params YAML and validate them.
+
+    Accepts ``/**:``, ``<node_name>:`` or ``/<node_name>:`` sections (namespaced keys ending in
+    the node name too), each with ``ros__parameters``. Returns the merged parameter values.
+    Raises ConfigError naming the file and the key, so start-up stops with a useful message.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding='utf-8')
+    except OSError as exc:
+        raise ConfigError(f'{path}: cannot read the parameters file ({exc.strerror})') from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f'{path}: not valid YAML: {exc}') from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping like '/**: {{ros__parameters: {{...}}}}'")
+    values: dict[str, Any] = {}
+    for section, body in data.items():
+        name = str(section).rstrip('/').split('/')[-1]
+        if str(section) != '/**' and name != node_name:
+            continue  # parameters for another node sharing the file
+        if not isinstance(body, dict) or not isinstance(body.get('ros__parameters'), dict):
+            raise ConfigError(f"{path}: section '{section}' needs a 'ros__parameters' mapping")
+        for key, value in body['ros__parameters'].items():
+            if key not in _SPECS and key not in _ROS_BUILTIN_PARAMETERS:
+                raise ConfigError(
+                    f"{path}: unknown parameter '{key}' under '{section}'; known parameters: "
+                    f'{", ".join(sorted(_SPECS))}')
+            if key in _SPECS:
+                values[key] = value
+    try:
+        config_from_values(values, base_dir=None)
+    except ConfigError as exc:
+        raise ConfigError(f'{path}: {exc}') from None
+    return values
+
