@@ -18,6 +18,7 @@ from negas_ros.labels import LabelError, LabelSet, load_labels, make_label_set
 from negas_ros.scores import SCORE_METHODS, ScoreParams
 
 __all__ = [
+    'PACKAGE_URI_PREFIX',
     'PARAMETERS',
     'ConfigError',
     'DetectorConfig',
@@ -164,15 +165,28 @@ def _check_type(name: str, value: Any) -> None:
             f"parameter '{name}' must be of type {expected[0].__name__}, got {value!r}")
 
 
-def resolve_path(path: str, base_dir: str | None = None) -> Path:
-    """Expand ~ and env vars; relative paths are taken from base_dir (default: cwd)."""
+PACKAGE_URI_PREFIX = 'package://negas_ros/'
+
+
+def resolve_path(path: str, base_dir: str | None = None, share_dir: str | None = None) -> Path:
+    """Resolve a file parameter: ``package://negas_ros/...`` is taken from the package's share
+    directory (share_dir); ~ and environment variables are expanded; other relative paths are
+    taken from base_dir (default: the current directory)."""
+    if path.startswith(PACKAGE_URI_PREFIX):
+        if share_dir is None:
+            raise ConfigError(
+                f"cannot resolve '{path}': the negas_ros share directory is unknown (is the "
+                'package installed and sourced?); give an absolute path instead')
+        return Path(share_dir) / path[len(PACKAGE_URI_PREFIX):]
     expanded = Path(os.path.expandvars(os.path.expanduser(path)))
     if not expanded.is_absolute() and base_dir:
         expanded = Path(base_dir) / expanded
     return expanded
 
 
-def config_from_values(values: Mapping[str, Any], base_dir: str | None = None) -> DetectorConfig:
+def config_from_values(
+    values: Mapping[str, Any], base_dir: str | None = None, share_dir: str | None = None
+) -> DetectorConfig:
     """Validate a full parameter set (defaults filled in) and build a :class:`DetectorConfig`.
 
     Raises ConfigError (or LabelError, a ValueError naming the labels file and key) with a
@@ -218,7 +232,7 @@ def config_from_values(values: Mapping[str, Any], base_dir: str | None = None) -
             raise ConfigError(
                 "parameters 'labels_file' and inline 'id_labels'/'negative_labels' are both "
                 'set; use one of them')
-        path = resolve_path(labels_file, base_dir)
+        path = resolve_path(labels_file, base_dir, share_dir)
         labels = load_labels(path)
         source = str(path)
     else:
@@ -268,7 +282,9 @@ def config_from_values(values: Mapping[str, Any], base_dir: str | None = None) -
     )
 
 
-def load_params_file(path: str | Path, node_name: str = 'negas_detector') -> dict[str, Any]:
+def load_params_file(
+    path: str | Path, node_name: str = 'negas_detector', share_dir: str | None = None
+) -> dict[str, Any]:
     """Read the node's parameters from a ROS params YAML and validate them.
 
     Accepts ``/**:``, ``<node_name>:`` or ``/<node_name>:`` sections (namespaced keys ending in
@@ -304,7 +320,7 @@ def load_params_file(path: str | Path, node_name: str = 'negas_detector') -> dic
             if key in _SPECS:
                 values[key] = value
     try:
-        config_from_values(values, base_dir=None)
+        config_from_values(values, share_dir=share_dir)
     except ConfigError as exc:
         raise ConfigError(f'{path}: {exc}') from None
     return values

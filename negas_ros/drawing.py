@@ -24,7 +24,7 @@ def draw_detections(
     canvas = image_bgr.copy()
     scale = max(0.4, min(canvas.shape[:2]) / 900.0)
     for det in detections:
-        x1, y1, x2, y2 = (int(round(v)) for v in det.box_xyxy)
+        x1, y1, x2, y2 = (round(v) for v in det.box_xyxy)
         if det.is_ood:
             colour, thickness = _UNKNOWN_COLOUR_BGR, 3
             text = f'{unknown_label.upper()} {det.ood_confidence:.2f} (~{det.id_label})'

@@ -90,8 +90,8 @@ export CMAKE_PREFIX_PATH="$cache/install/vision_msgs:$CMAKE_PREFIX_PATH"
 
 # 3. negas_ros itself (symlink install: Python edits need no rebuild; messages, CMake,
 #    launch/config and scripts do).
-pkg_stamp=$(stamp_of package.xml CMakeLists.txt msg/*.msg scripts/detector_node \
-  <(find negas_ros launch config rviz -type f -newer package.xml -o -type d | sort))
+pkg_stamp=$(find package.xml CMakeLists.txt msg scripts negas_ros launch config rviz -type f \
+  -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 if [ "$(cat "$cache/.negas_ros" 2>/dev/null)" != "$pkg_stamp" ] || \
    [ ! -d "$cache/install/negas_ros" ]; then
   log 'building negas_ros with colcon'

@@ -1,0 +1,399 @@
+"""The negas_detector lifecycle node: camera images in, NegAS-scored detections out.
+
+Lifecycle: configure validates the parameters and loads the model; activate starts publishing;
+deactivate stops; cleanup frees the model. With ``autostart`` (default) a plain
+``ros2 run negas_ros detector_node`` configures and activates by itself, and exits with an
+error when the configuration is invalid.
+
+Threading: the subscription callback only stores the newest frame; a worker thread runs the
+model. A frame that arrives while another waits replaces it and is counted as dropped, so the
+node never builds a backlog of stale frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import sys
+import threading
+import time
+from typing import Any
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+import rclpy
+from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
+from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import (
+    DurabilityPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+from vision_msgs.msg import Detection2DArray, LabelInfo
+
+from negas_ros.config import (
+    PARAMETERS,
+    ConfigError,
+    DetectorConfig,
+    ParamSpec,
+    config_from_values,
+    load_params_file,
+)
+from negas_ros.drawing import draw_detections
+from negas_ros.image_convert import ImageError, compressed_to_rgb, raw_to_rgb, rgb_to_bgr
+from negas_ros.msg import OodDetectionArray
+from negas_ros.pipeline import DetectorPipeline
+from negas_ros.ros.conversions import (
+    bgr_to_image_msg,
+    to_detection_arrays,
+    to_label_info,
+)
+
+__all__ = ['DetectorNode', 'main']
+
+NODE_NAME = 'negas_detector'
+_THROTTLE_S = 5.0
+
+
+def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    text = spec.description
+    if spec.choices:
+        text += f' One of: {", ".join(spec.choices)}.'
+    if spec.read_only:
+        text += ' Read-only while running (reload the node to change).'
+    descriptor = ParameterDescriptor(description=text, read_only=spec.read_only)
+    if spec.float_range:
+        descriptor.floating_point_range = [
+            FloatingPointRange(from_value=spec.float_range[0], to_value=spec.float_range[1])]
+    if spec.int_range:
+        descriptor.integer_range = [
+            IntegerRange(from_value=spec.int_range[0], to_value=spec.int_range[1], step=1)]
+    return descriptor
+
+
+def _share_dir() -> str | None:
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return str(get_package_share_directory('negas_ros'))
+    except Exception:  # not installed through ament: package:// paths cannot resolve
+        return None
+
+
+class DetectorNode(LifecycleNode):
+    """See the module docstring; topics and parameters are documented in the README."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        for spec in PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        self._share_dir = _share_dir()
+        self._config: DetectorConfig | None = None
+        self._pipeline: DetectorPipeline | None = None
+        self._subscription: Any = None
+        self._publishers: dict[str, Any] = {}
+        self._frame_cv = threading.Condition()
+        self._pending: Image | CompressedImage | None = None
+        self._worker: threading.Thread | None = None
+        self._running = False
+        self._active = False
+        self.stats = {'received': 0, 'processed': 0, 'dropped': 0, 'bad_images': 0,
+                      'errors': 0}
+        self._latency_ema_s = 0.0
+        self._last_frame_time = 0.0
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
+        self._input_watch_timer = self.create_timer(10.0, self._warn_if_no_input)
+
+    # ---- configuration -------------------------------------------------------------------
+
+    def _parameter_values(self, overrides: Sequence[Parameter] = ()) -> dict[str, Any]:
+        values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+        for param in overrides:
+            if param.name in values:
+                values[param.name] = param.value
+        return values
+
+    def _build_config(self, values: dict[str, Any]) -> DetectorConfig:
+        return config_from_values(values, share_dir=self._share_dir)
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """Validate the whole new parameter set, then apply it atomically, or reject it."""
+        try:
+            new = self._build_config(self._parameter_values(params))
+        except ValueError as exc:
+            self.get_logger().warning(f'rejected parameter update: {exc}')
+            return SetParametersResult(successful=False, reason=str(exc))
+        if self._pipeline is not None:
+            try:
+                self._pipeline.apply(new)
+            except Exception as exc:  # the backend could not encode the labels
+                self.get_logger().error(f'rejected parameter update: {exc}')
+                return SetParametersResult(successful=False, reason=str(exc))
+            old, self._config = self._config, new
+            if old is None or old.labels != new.labels or old.unknown_label != new.unknown_label \
+                    or old.box_threshold != new.box_threshold:
+                self._publish_label_info()
+            self.get_logger().info(
+                f'applied parameter update: {", ".join(p.name for p in params)}')
+        return SetParametersResult(successful=True)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            config = self._build_config(self._parameter_values())
+        except ValueError as exc:
+            self.get_logger().error(f'invalid configuration: {exc}')
+            return TransitionCallbackReturn.FAILURE
+        try:
+            started = time.perf_counter()
+            self._pipeline = DetectorPipeline(config)
+        except Exception as exc:
+            self.get_logger().error(
+                f"cannot load model '{config.model}' with backend '{config.backend}' on "
+                f"'{config.device}': {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self._config = config
+        self.get_logger().info(
+            f"loaded {config.backend} '{config.model}' on {config.device} in "
+            f'{time.perf_counter() - started:.1f} s; {len(config.labels.id_labels)} ID labels, '
+            f'{len(config.labels.negative_labels)} negative labels from {config.labels_source}; '
+            f'score {config.score_method} < {config.ood_threshold} is unknown; '
+            f"NegA {'on' if config.nega else 'off'}")
+        self._create_io(config)
+        self._running = True
+        self._worker = threading.Thread(target=self._work_loop, name='negas_inference',
+                                        daemon=True)
+        self._worker.start()
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = super().on_activate(state)
+        self._active = True
+        self._publish_label_info()
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._teardown()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._teardown()
+        return super().on_shutdown(state)
+
+    def _teardown(self) -> None:
+        self._active = False
+        self._running = False
+        with self._frame_cv:
+            self._pending = None
+            self._frame_cv.notify_all()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+            self._worker = None
+        if self._subscription is not None:
+            self.destroy_subscription(self._subscription)
+            self._subscription = None
+        for publisher in self._publishers.values():
+            self.destroy_lifecycle_publisher(publisher)
+        self._publishers = {}
+        self._pipeline = None  # frees the model
+        self._config = None
+
+    def _create_io(self, config: DetectorConfig) -> None:
+        self._publishers = {
+            'detections': self.create_lifecycle_publisher(Detection2DArray, 'detections', 10),
+            'ood_detections': self.create_lifecycle_publisher(
+                OodDetectionArray, 'ood_detections', 10),
+            'label_info': self.create_lifecycle_publisher(
+                LabelInfo, 'label_info',
+                QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.TRANSIENT_LOCAL)),
+            'debug_image': self.create_lifecycle_publisher(Image, 'debug_image', 2),
+        }
+        # Depth 1: only the newest frame matters; older ones would only add latency.
+        qos = QoSProfile(depth=1, reliability=qos_profile_sensor_data.reliability,
+                         durability=qos_profile_sensor_data.durability,
+                         history=qos_profile_sensor_data.history)
+        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
+        if config.input_transport == 'compressed':
+            topic, msg_type = 'image/compressed', CompressedImage
+        else:
+            topic, msg_type = 'image', Image
+        self._subscription = self.create_subscription(
+            msg_type, topic, self._on_image, qos, event_callbacks=events,
+            qos_overriding_options=QoSOverridingOptions.with_default_policies())
+
+    # ---- frames ----------------------------------------------------------------------------
+
+    def _on_incompatible_qos(self, info: QoSRequestedIncompatibleQoSInfo) -> None:
+        topic = self._subscription.topic_name if self._subscription else 'image'
+        self.get_logger().warning(
+            f"a publisher on '{topic}' has QoS incompatible with this subscription "
+            f'(policy id {info.last_policy_kind}, {info.total_count} so far): no images will '
+            'arrive from it. The subscription is best effort by default; override it with '
+            f"qos_overrides.{topic}.subscription.reliability", throttle_duration_sec=_THROTTLE_S)
+
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        with self._frame_cv:
+            self.stats['received'] += 1
+            self._last_frame_time = time.monotonic()
+            if self._pending is not None:
+                self.stats['dropped'] += 1
+                self.get_logger().warning(
+                    f"inference slower than the camera: {self.stats['dropped']} frames dropped "
+                    'so far (only the newest frame is kept)', throttle_duration_sec=_THROTTLE_S)
+            self._pending = msg
+            self._frame_cv.notify()
+
+    def _work_loop(self) -> None:
+        while self._running:
+            with self._frame_cv:
+                while self._pending is None and self._running:
+                    self._frame_cv.wait(timeout=0.5)
+                msg, self._pending = self._pending, None
+            if msg is None:
+                continue
+            try:
+                self._process(msg)
+            except Exception as exc:  # a failing frame must not kill the node
+                self.stats['errors'] += 1
+                self.get_logger().error(f'frame failed: {exc!r}',
+                                        throttle_duration_sec=_THROTTLE_S)
+
+    def _process(self, msg: Image | CompressedImage) -> None:
+        pipeline, active = self._pipeline, self._active
+        if pipeline is None or not active:
+            return
+        started = time.perf_counter()
+        try:
+            if isinstance(msg, CompressedImage):
+                rgb = compressed_to_rgb(msg.format, msg.data)
+            else:
+                rgb = raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data,
+                                 msg.is_bigendian)
+        except ImageError as exc:
+            self.stats['bad_images'] += 1
+            self.get_logger().warning(
+                f"skipped a bad image on '{self._subscription.topic_name}' "
+                f"(frame_id '{msg.header.frame_id}'): {exc}; "
+                f"{self.stats['bad_images']} skipped so far", throttle_duration_sec=_THROTTLE_S)
+            return
+        result = pipeline.process(rgb)
+        config = result.config
+        assert config is not None
+        header: Header = msg.header
+        plain, rich = to_detection_arrays(
+            result.detections, header, config.unknown_label, config.score_method,
+            config.ood_threshold, config.nega)
+        self._publishers['detections'].publish(plain)
+        self._publishers['ood_detections'].publish(rich)
+        debug = self._publishers['debug_image']
+        if config.publish_debug_image and debug.get_subscription_count() > 0:
+            canvas = draw_detections(rgb_to_bgr(rgb), result.detections, config.unknown_label)
+            debug.publish(bgr_to_image_msg(canvas, header))
+        self.stats['processed'] += 1
+        latency = time.perf_counter() - started
+        self._latency_ema_s = latency if self.stats['processed'] == 1 else (
+            0.9 * self._latency_ema_s + 0.1 * latency)
+
+    # ---- status ----------------------------------------------------------------------------
+
+    def _publish_label_info(self) -> None:
+        publisher = self._publishers.get('label_info')
+        if publisher is None or self._config is None:
+            return
+        header = Header(stamp=self.get_clock().now().to_msg())
+        publisher.publish(to_label_info(self._config.labels.id_labels,
+                                        self._config.unknown_label,
+                                        self._config.box_threshold, header))
+
+    def _warn_if_no_input(self) -> None:
+        if not self._active or self._subscription is None:
+            return
+        if time.monotonic() - self._last_frame_time < 10.0:
+            return
+        topic = self._subscription.topic_name
+        publishers = self.get_publishers_info_by_topic(topic)
+        if not publishers:
+            hint = 'no publisher on it: check the topic name or remap image:=<camera topic>'
+        else:
+            hint = 'publishers: ' + ', '.join(
+                f'{p.node_namespace.rstrip("/")}/{p.node_name} '
+                f'({p.qos_profile.reliability.name.lower()})' for p in publishers)
+        self.get_logger().warning(f"no images on '{topic}' for 10 s; {hint}",
+                                  throttle_duration_sec=30.0)
+
+    def _publish_diagnostics(self) -> None:
+        status = DiagnosticStatus(name=f'{self.get_name()}: inference',
+                                  hardware_id=self._config.device if self._config else '')
+        bad = self.stats['bad_images'] + self.stats['errors']
+        status.level = DiagnosticStatus.WARN if bad else DiagnosticStatus.OK
+        status.message = 'active' if self._active else 'inactive'
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in self.stats.items()]
+        status.values.append(KeyValue(key='latency_ms', value=f'{self._latency_ema_s * 1e3:.1f}'))
+        self._diagnostics_pub.publish(
+            DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),
+                            status=[status]))
+
+
+def _params_files(argv: Sequence[str]) -> list[str]:
+    files = []
+    for i, arg in enumerate(argv):
+        if arg == '--params-file' and i + 1 < len(argv):
+            files.append(argv[i + 1])
+    return files
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv if argv is None else argv)
+    # Check parameter files before rcl reads them, so a bad one stops start-up with a message
+    # that names the file and key instead of an rcl traceback.
+    for path in _params_files(args):
+        try:
+            load_params_file(path, NODE_NAME, share_dir=_share_dir())
+        except ConfigError as exc:
+            print(f'[{NODE_NAME}] invalid parameters file: {exc}', file=sys.stderr)
+            return 2
+    rclpy.init(args=args)
+    node: DetectorNode | None = None
+    try:
+        try:
+            node = DetectorNode()
+        except Exception as exc:  # e.g. a parameter outside its declared range
+            print(f'[{NODE_NAME}] cannot start: {exc}', file=sys.stderr)
+            return 2
+        if node.get_parameter('autostart').value:
+            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                node.get_logger().fatal('configuration failed (see above); exiting')
+                return 1
+            node.trigger_activate()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node._teardown()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
