@@ -15,7 +15,7 @@ test-fast: setup
 	@$(ENV) python -m pytest -q test/unit
 
 demo: setup
-	@$(ENV) python -m negas_ros.demo --params config/demo.yaml --out demo_output
+	@$(ENV) python -m negas_ros.ros.demo --params config/demo.yaml --out demo_output
 
 lint: setup
 	@$(ENV) ruff check negas_ros test scripts launch && mypy
