@@ -249,14 +249,11 @@ def config_from_values(
 
     method = str(merged['score_method'])
     threshold = float(merged['ood_threshold'])
-    if SCORE_METHODS[method].bounded and not 0.0 <= threshold <= 1.0 and method != 'negs_diff':
+    score_range = SCORE_METHODS[method].score_range
+    if score_range is not None and not score_range[0] <= threshold <= score_range[1]:
         raise ConfigError(
             f"parameter 'ood_threshold' is {threshold} but score_method '{method}' lies in "
-            '[0, 1]; pick a threshold in [0, 1]')
-    if method == 'negs_diff' and not -1.0 <= threshold <= 1.0:
-        raise ConfigError(
-            f"parameter 'ood_threshold' is {threshold} but score_method 'negs_diff' lies in "
-            '[-1, 1]; pick a threshold in [-1, 1]')
+            f'[{score_range[0]:g}, {score_range[1]:g}]; pick a threshold in that range')
 
     return DetectorConfig(
         backend=str(merged['backend']),

@@ -27,9 +27,7 @@ class FrameResult:
 
 
 def _prompts(config: DetectorConfig) -> tuple[list[str], list[str], bool]:
-    template = config.labels.prompt_template
-    return ([template.format(x) for x in config.labels.id_labels],
-            [template.format(x) for x in config.labels.negative_labels],
+    return (list(config.labels.id_prompts()), list(config.labels.negative_prompts()),
             config.nega)
 
 

@@ -62,6 +62,7 @@ from negas_ros.ros.conversions import (
 __all__ = ['DetectorNode', 'main']
 
 NODE_NAME = 'negas_detector'
+_PARAMETER_NAMES = frozenset(spec.name for spec in PARAMETERS)
 _THROTTLE_S = 5.0
 
 
@@ -100,13 +101,13 @@ class DetectorNode(LifecycleNode):
         self._share_dir = _share_dir()
         self._config: DetectorConfig | None = None
         self._pipeline: DetectorPipeline | None = None
-        self._subscription: Any = None
-        self._publishers: dict[str, Any] = {}
+        self._image_sub: Any = None
+        self._outputs: dict[str, Any] = {}
         self._frame_cv = threading.Condition()
         self._pending: Image | CompressedImage | None = None
         self._worker: threading.Thread | None = None
-        self._running = False
-        self._active = False
+        self._worker_running = False
+        self._is_active = False
         self.stats = {'received': 0, 'processed': 0, 'dropped': 0, 'bad_images': 0,
                       'errors': 0}
         self._latency_ema_s = 0.0
@@ -130,6 +131,8 @@ class DetectorNode(LifecycleNode):
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Validate the whole new parameter set, then apply it atomically, or reject it."""
+        if not any(p.name in _PARAMETER_NAMES for p in params):
+            return SetParametersResult(successful=True)  # rclpy's own (qos_overrides.*, ...)
         try:
             new = self._build_config(self._parameter_values(params))
         except ValueError as exc:
@@ -173,7 +176,7 @@ class DetectorNode(LifecycleNode):
             f'score {config.score_method} < {config.ood_threshold} is unknown; '
             f"NegA {'on' if config.nega else 'off'}")
         self._create_io(config)
-        self._running = True
+        self._worker_running = True
         self._worker = threading.Thread(target=self._work_loop, name='negas_inference',
                                         daemon=True)
         self._worker.start()
@@ -181,12 +184,12 @@ class DetectorNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_activate(state)
-        self._active = True
+        self._is_active = True
         self._publish_label_info()
         return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._active = False
+        self._is_active = False
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -198,25 +201,25 @@ class DetectorNode(LifecycleNode):
         return super().on_shutdown(state)
 
     def _teardown(self) -> None:
-        self._active = False
-        self._running = False
+        self._is_active = False
+        self._worker_running = False
         with self._frame_cv:
             self._pending = None
             self._frame_cv.notify_all()
         if self._worker is not None:
             self._worker.join(timeout=10.0)
             self._worker = None
-        if self._subscription is not None:
-            self.destroy_subscription(self._subscription)
-            self._subscription = None
-        for publisher in self._publishers.values():
+        if self._image_sub is not None:
+            self.destroy_subscription(self._image_sub)
+            self._image_sub = None
+        for publisher in self._outputs.values():
             self.destroy_lifecycle_publisher(publisher)
-        self._publishers = {}
+        self._outputs = {}
         self._pipeline = None  # frees the model
         self._config = None
 
     def _create_io(self, config: DetectorConfig) -> None:
-        self._publishers = {
+        self._outputs = {
             'detections': self.create_lifecycle_publisher(Detection2DArray, 'detections', 10),
             'ood_detections': self.create_lifecycle_publisher(
                 OodDetectionArray, 'ood_detections', 10),
@@ -235,14 +238,14 @@ class DetectorNode(LifecycleNode):
             topic, msg_type = 'image/compressed', CompressedImage
         else:
             topic, msg_type = 'image', Image
-        self._subscription = self.create_subscription(
+        self._image_sub = self.create_subscription(
             msg_type, topic, self._on_image, qos, event_callbacks=events,
             qos_overriding_options=QoSOverridingOptions.with_default_policies())
 
     # ---- frames ----------------------------------------------------------------------------
 
     def _on_incompatible_qos(self, info: QoSRequestedIncompatibleQoSInfo) -> None:
-        topic = self._subscription.topic_name if self._subscription else 'image'
+        topic = self._image_sub.topic_name if self._image_sub else 'image'
         self.get_logger().warning(
             f"a publisher on '{topic}' has QoS incompatible with this subscription "
             f'(policy id {info.last_policy_kind}, {info.total_count} so far): no images will '
@@ -262,9 +265,9 @@ class DetectorNode(LifecycleNode):
             self._frame_cv.notify()
 
     def _work_loop(self) -> None:
-        while self._running:
+        while self._worker_running:
             with self._frame_cv:
-                while self._pending is None and self._running:
+                while self._pending is None and self._worker_running:
                     self._frame_cv.wait(timeout=0.5)
                 msg, self._pending = self._pending, None
             if msg is None:
@@ -277,7 +280,7 @@ class DetectorNode(LifecycleNode):
                                         throttle_duration_sec=_THROTTLE_S)
 
     def _process(self, msg: Image | CompressedImage) -> None:
-        pipeline, active = self._pipeline, self._active
+        pipeline, active = self._pipeline, self._is_active
         if pipeline is None or not active:
             return
         started = time.perf_counter()
@@ -290,7 +293,7 @@ class DetectorNode(LifecycleNode):
         except ImageError as exc:
             self.stats['bad_images'] += 1
             self.get_logger().warning(
-                f"skipped a bad image on '{self._subscription.topic_name}' "
+                f"skipped a bad image on '{self._image_sub.topic_name}' "
                 f"(frame_id '{msg.header.frame_id}'): {exc}; "
                 f"{self.stats['bad_images']} skipped so far", throttle_duration_sec=_THROTTLE_S)
             return
@@ -301,9 +304,9 @@ class DetectorNode(LifecycleNode):
         plain, rich = to_detection_arrays(
             result.detections, header, config.unknown_label, config.score_method,
             config.ood_threshold, config.nega)
-        self._publishers['detections'].publish(plain)
-        self._publishers['ood_detections'].publish(rich)
-        debug = self._publishers['debug_image']
+        self._outputs['detections'].publish(plain)
+        self._outputs['ood_detections'].publish(rich)
+        debug = self._outputs['debug_image']
         if config.publish_debug_image and debug.get_subscription_count() > 0:
             canvas = draw_detections(rgb_to_bgr(rgb), result.detections, config.unknown_label)
             debug.publish(bgr_to_image_msg(canvas, header))
@@ -315,7 +318,7 @@ class DetectorNode(LifecycleNode):
     # ---- status ----------------------------------------------------------------------------
 
     def _publish_label_info(self) -> None:
-        publisher = self._publishers.get('label_info')
+        publisher = self._outputs.get('label_info')
         if publisher is None or self._config is None:
             return
         header = Header(stamp=self.get_clock().now().to_msg())
@@ -324,11 +327,11 @@ class DetectorNode(LifecycleNode):
                                         self._config.box_threshold, header))
 
     def _warn_if_no_input(self) -> None:
-        if not self._active or self._subscription is None:
+        if not self._is_active or self._image_sub is None:
             return
         if time.monotonic() - self._last_frame_time < 10.0:
             return
-        topic = self._subscription.topic_name
+        topic = self._image_sub.topic_name
         publishers = self.get_publishers_info_by_topic(topic)
         if not publishers:
             hint = 'no publisher on it: check the topic name or remap image:=<camera topic>'
@@ -344,7 +347,7 @@ class DetectorNode(LifecycleNode):
                                   hardware_id=self._config.device if self._config else '')
         bad = self.stats['bad_images'] + self.stats['errors']
         status.level = DiagnosticStatus.WARN if bad else DiagnosticStatus.OK
-        status.message = 'active' if self._active else 'inactive'
+        status.message = 'active' if self._is_active else 'inactive'
         status.values = [KeyValue(key=k, value=str(v)) for k, v in self.stats.items()]
         status.values.append(KeyValue(key='latency_ms', value=f'{self._latency_ema_s * 1e3:.1f}'))
         self._diagnostics_pub.publish(

@@ -22,6 +22,13 @@ PURE_MODULES = [
     'negas_ros.scores',
     'negas_ros.metrics',
     'negas_ros.scoring',
+    'negas_ros.config',
+    'negas_ros.image_convert',
+    'negas_ros.pipeline',
+    'negas_ros.drawing',
+    'negas_ros.synthetic',
+    'negas_ros.backends',
+    'negas_ros.backends.grounding_dino',
 ]
 
 _SCRIPT = textwrap.dedent(

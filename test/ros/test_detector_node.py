@@ -1,0 +1,351 @@
+"""End to end through real rclpy and DDS: a detector_node process and a test node.
+
+The test node publishes camera images from this process; the detector runs in its own process
+(started like `ros2 run negas_ros detector_node`) on a tiny random-weight Grounding DINO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import threading
+import time
+from typing import Any
+
+from harness import NodeProcess, start_node, wait_for
+import numpy as np
+import pytest
+from rcl_interfaces.msg import Parameter as ParameterMsg
+from rcl_interfaces.msg import ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters, SetParametersAtomically
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+from vision_msgs.msg import Detection2DArray, LabelInfo
+
+from negas_ros.msg import OodDetectionArray
+from negas_ros.ros.conversions import UNKNOWN_CLASS_ID, bgr_to_image_msg
+from negas_ros.synthetic import street_frame
+
+pytestmark = [pytest.mark.ros, pytest.mark.model]
+
+ID_LABELS = ['car', 'person', 'bus']
+STARTUP_S = 90.0
+RESULT_S = 30.0
+
+
+class Client(Node):
+    """Publishes frames into the detector's namespace and collects what comes back."""
+
+    def __init__(self, namespace: str, name: str) -> None:
+        super().__init__(name)
+        self.ns = namespace
+        self.image_pub = self.create_publisher(Image, f'{namespace}/image',
+                                               qos_profile_sensor_data)
+        self.compressed_pub = self.create_publisher(
+            CompressedImage, f'{namespace}/image/compressed', qos_profile_sensor_data)
+        self.lock = threading.Lock()
+        self.detections: dict[tuple[int, int, str], Detection2DArray] = {}
+        self.ood: dict[tuple[int, int, str], OodDetectionArray] = {}
+        self.label_info: list[LabelInfo] = []
+        self.create_subscription(Detection2DArray, f'{namespace}/detections',
+                                 self._on_detections, 100)
+        self.create_subscription(OodDetectionArray, f'{namespace}/ood_detections',
+                                 self._on_ood, 100)
+        self.create_subscription(
+            LabelInfo, f'{namespace}/label_info', self._on_label_info,
+            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self.set_params = self.create_client(SetParameters,
+                                             f'{namespace}/negas_detector/set_parameters')
+        self.set_params_atomically = self.create_client(
+            SetParametersAtomically, f'{namespace}/negas_detector/set_parameters_atomically')
+        self._stamp = 1000
+
+    @staticmethod
+    def key(header: Header) -> tuple[int, int, str]:
+        return header.stamp.sec, header.stamp.nanosec, header.frame_id
+
+    def _on_detections(self, msg: Detection2DArray) -> None:
+        with self.lock:
+            self.detections[self.key(msg.header)] = msg
+
+    def _on_ood(self, msg: OodDetectionArray) -> None:
+        with self.lock:
+            self.ood[self.key(msg.header)] = msg
+
+    def _on_label_info(self, msg: LabelInfo) -> None:
+        with self.lock:
+            self.label_info.append(msg)
+
+    def next_header(self, frame_id: str = 'test_camera') -> Header:
+        self._stamp += 1
+        header = Header(frame_id=frame_id)
+        header.stamp.sec = self._stamp
+        header.stamp.nanosec = 123
+        return header
+
+    def send(self, image: np.ndarray, header: Header | None = None) -> Header:
+        header = header or self.next_header()
+        self.image_pub.publish(bgr_to_image_msg(image, header))
+        return header
+
+    def result_for(self, header: Header, timeout: float = RESULT_S) -> Detection2DArray | None:
+        key = self.key(header)
+        wait_for(lambda: key in self.detections and key in self.ood, timeout)
+        with self.lock:
+            return self.detections.get(key)
+
+    def send_and_wait(self, image: np.ndarray, attempts: int = 3) -> tuple[Header,
+                                                                           Detection2DArray]:
+        # Best effort may lose a frame while discovery settles; resend with a new stamp.
+        for _ in range(attempts):
+            header = self.send(image)
+            result = self.result_for(header, timeout=RESULT_S / attempts)
+            if result is not None:
+                return header, result
+        raise AssertionError('no Detection2DArray came back for the frame')
+
+    def set_parameters(self, **values: Any) -> list[Any]:
+        request = SetParameters.Request(parameters=[_param_msg(k, v) for k, v in values.items()])
+        return self._call(self.set_params, request).results
+
+    def set_parameters_atomically(self, **values: Any) -> Any:
+        request = SetParametersAtomically.Request(
+            parameters=[_param_msg(k, v) for k, v in values.items()])
+        return self._call(self.set_params_atomically, request).result
+
+    def _call(self, client: Any, request: Any) -> Any:
+        assert client.wait_for_service(timeout_sec=10.0), 'parameter service not available'
+        future = client.call_async(request)
+        assert wait_for(future.done, 30.0), 'parameter service did not answer'
+        return future.result()
+
+
+def _param_msg(name: str, value: Any) -> ParameterMsg:
+    pv = ParameterValue()
+    if isinstance(value, bool):
+        pv.type, pv.bool_value = ParameterType.PARAMETER_BOOL, value
+    elif isinstance(value, float):
+        pv.type, pv.double_value = ParameterType.PARAMETER_DOUBLE, value
+    elif isinstance(value, int):
+        pv.type, pv.integer_value = ParameterType.PARAMETER_INTEGER, value
+    elif isinstance(value, str):
+        pv.type, pv.string_value = ParameterType.PARAMETER_STRING, value
+    else:
+        pv.type, pv.string_array_value = ParameterType.PARAMETER_STRING_ARRAY, list(value)
+    return ParameterMsg(name=name, value=pv)
+
+
+@pytest.fixture(scope='module')
+def detector(rclpy_context: None, tiny_model_dir: Any,
+             labels_file: Any) -> Iterator[tuple[NodeProcess, Client]]:
+    node = start_node('/e2e', {
+        'model': str(tiny_model_dir), 'labels_file': str(labels_file),
+        'box_threshold': '0.0', 'ood_threshold': '0.5', 'max_detections': '20'})
+    client = Client('/e2e', 'e2e_client')
+    executor = SingleThreadedExecutor()
+    executor.add_node(client)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        up = wait_for(lambda: client.count_subscribers('/e2e/image') > 0
+                      or node.proc.poll() is not None, STARTUP_S)
+        assert up and node.proc.poll() is None, f'detector_node did not start:\n{node.log()}'
+        yield node, client
+    finally:
+        executor.shutdown()
+        client.destroy_node()
+        node.stop()
+
+
+def _frame(index: int = 0, width: int = 320, height: int = 240) -> np.ndarray:
+    return street_frame(index, width, height, seed=7)
+
+
+def _check_contract(msg: Detection2DArray, width: int, height: int,
+                    id_labels: list[str]) -> None:
+    assert msg.detections, 'box_threshold 0 must yield detections'
+    for det in msg.detections:
+        box = det.bbox
+        assert box.size_x > 0 and box.size_y > 0
+        x1 = box.center.position.x - box.size_x / 2
+        x2 = box.center.position.x + box.size_x / 2
+        y1 = box.center.position.y - box.size_y / 2
+        y2 = box.center.position.y + box.size_y / 2
+        assert -1e-3 <= x1 < x2 <= width + 1e-3 and -1e-3 <= y1 < y2 <= height + 1e-3
+        verdict = det.results[0].hypothesis
+        assert verdict.class_id in [*id_labels, 'unknown']
+        assert 0.0 <= verdict.score <= 1.0
+        if verdict.class_id == 'unknown':
+            assert len(det.results) == 2
+            assert det.results[1].hypothesis.class_id in id_labels
+        else:
+            assert len(det.results) == 1
+        assert det.id == ''
+
+
+def test_images_come_back_as_detections_with_the_same_header(detector: Any) -> None:
+    _, client = detector
+    for index, (width, height) in enumerate([(320, 240), (333, 211)]):
+        header, msg = client.send_and_wait(_frame(index, width, height))
+        assert msg.header.frame_id == header.frame_id
+        assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (header.stamp.sec, 123)
+        _check_contract(msg, width, height, ID_LABELS)
+        ood = client.ood[client.key(header)]
+        assert ood.score_method == 'negs' and ood.threshold == pytest.approx(0.5)
+        assert len(ood.detections) == len(msg.detections)
+        for rich, plain in zip(ood.detections, msg.detections, strict=True):
+            assert rich.detection.bbox == plain.bbox
+            assert rich.is_ood == (rich.id_score < 0.5)
+            assert rich.id_label in ID_LABELS
+            assert rich.negative_label in ['van', 'mannequin', 'tram', 'scooter']
+            expected = 'unknown' if rich.is_ood else rich.id_label
+            assert plain.results[0].hypothesis.class_id == expected
+
+
+def test_label_info_lists_id_labels_and_unknown(detector: Any) -> None:
+    _, client = detector
+    assert wait_for(lambda: bool(client.label_info), 15.0), 'no LabelInfo received'
+    info = client.label_info[-1]
+    names = {c.class_id: c.class_name for c in info.class_map}
+    assert names == {0: 'car', 1: 'person', 2: 'bus', UNKNOWN_CLASS_ID: 'unknown'}
+
+
+def test_malformed_image_is_skipped_and_next_good_one_processed(detector: Any) -> None:
+    _, client = detector
+    client.send_and_wait(_frame())  # the node is up and matched
+    bad_header = client.next_header()
+    bad = bgr_to_image_msg(_frame(), bad_header)
+    bad.step = bad.step + 7  # data length no longer matches step * height
+    client.image_pub.publish(bad)
+    time.sleep(0.5)
+    wrong_encoding = bgr_to_image_msg(_frame(), client.next_header())
+    wrong_encoding.encoding = '32FC1'
+    client.image_pub.publish(wrong_encoding)
+    time.sleep(0.5)
+    good_header, good = client.send_and_wait(_frame(3))
+    assert good.header.stamp.sec == good_header.stamp.sec
+    assert client.key(bad_header) not in client.detections
+    assert client.key(wrong_encoding.header) not in client.detections
+
+
+def test_runtime_parameter_update_changes_the_output(detector: Any) -> None:
+    _, client = detector
+    frame = _frame(5)
+    results = client.set_parameters(ood_threshold=0.0)
+    assert results[0].successful, results[0].reason
+    _, msg = client.send_and_wait(frame)
+    assert all(d.results[0].hypothesis.class_id != 'unknown' for d in msg.detections)
+    results = client.set_parameters(ood_threshold=1.0)
+    assert results[0].successful, results[0].reason
+    _, msg = client.send_and_wait(frame)
+    assert msg.detections
+    assert all(d.results[0].hypothesis.class_id == 'unknown' for d in msg.detections)
+    client.set_parameters(ood_threshold=0.5)
+
+
+def test_label_lists_change_at_run_time_atomically(detector: Any, labels_file: Any) -> None:
+    _, client = detector
+    result = client.set_parameters_atomically(
+        labels_file='', id_labels=['truck', 'bicycle'], negative_labels=['cart'])
+    assert result.successful, result.reason
+    try:
+        _, msg = client.send_and_wait(_frame(2))
+        _check_contract(msg, 320, 240, ['truck', 'bicycle'])
+        assert wait_for(lambda: {c.class_name for c in client.label_info[-1].class_map}
+                        == {'truck', 'bicycle', 'unknown'}, 10.0)
+    finally:
+        restored = client.set_parameters_atomically(
+            labels_file=str(labels_file), id_labels=[''], negative_labels=[''])
+        assert restored.successful, restored.reason
+
+
+@pytest.mark.parametrize(('name', 'value', 'reason_part'), [
+    ('score_method', 'bogus', 'score_method'),
+    ('ood_threshold', 7.0, 'ood_threshold'),
+    ('unknown_label', 'car', 'unknown_label'),
+])
+def test_invalid_update_is_rejected_and_old_config_keeps_working(
+        detector: Any, name: str, value: Any, reason_part: str) -> None:
+    _, client = detector
+    result = client.set_parameters(**{name: value})[0]
+    assert not result.successful
+    assert reason_part in result.reason
+    header, msg = client.send_and_wait(_frame(4))
+    ood = client.ood[client.key(header)]
+    assert ood.score_method == 'negs' and ood.threshold == pytest.approx(0.5)
+    _check_contract(msg, 320, 240, ID_LABELS)
+
+
+def test_invalid_label_update_names_the_key(detector: Any) -> None:
+    _, client = detector
+    result = client.set_parameters_atomically(
+        labels_file='', id_labels=['car', 'bus'], negative_labels=['cars'])
+    assert not result.successful
+    assert 'negative_labels' in result.reason
+    _, msg = client.send_and_wait(_frame(1))
+    _check_contract(msg, 320, 240, ID_LABELS)
+
+
+def test_camera_sized_best_effort_frames_arrive_between_processes(detector: Any) -> None:
+    _, client = detector
+    _, msg = client.send_and_wait(_frame(0, 1280, 720))
+    _check_contract(msg, 1280, 720, ID_LABELS)
+
+
+def test_no_backlog_when_frames_come_faster_than_inference(detector: Any) -> None:
+    _, client = detector
+    client.send_and_wait(_frame())
+    headers = [client.send(_frame(i, 640, 480)) for i in range(25)]
+    last = client.result_for(headers[-1])
+    assert last is not None, 'the newest frame must always be processed'
+    time.sleep(1.0)
+    answered = [h for h in headers if client.key(h) in client.detections]
+    # Inference (~tens of ms) is slower than publishing 25 frames back to back: stale frames
+    # are dropped instead of queued, and the newest one is never dropped.
+    assert len(answered) < len(headers)
+
+
+def test_compressed_transport_and_corrupt_jpeg(rclpy_context: None, tiny_model_dir: Any,
+                                               labels_file: Any) -> None:
+    import cv2
+
+    node = start_node('/e2e_jpeg', {
+        'model': str(tiny_model_dir), 'labels_file': str(labels_file),
+        'box_threshold': '0.0', 'input_transport': 'compressed'})
+    client = Client('/e2e_jpeg', 'e2e_jpeg_client')
+    executor = SingleThreadedExecutor()
+    executor.add_node(client)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        assert wait_for(lambda: client.count_subscribers('/e2e_jpeg/image/compressed') > 0,
+                        STARTUP_S), f'detector_node did not start:\n{node.log()}'
+        ok, jpeg = cv2.imencode('.jpg', _frame(1, 320, 240))
+        assert ok
+
+        def send_jpeg(data: bytes) -> Header:
+            header = client.next_header()
+            client.compressed_pub.publish(CompressedImage(header=header, format='jpeg',
+                                                          data=data))
+            return header
+
+        first = None
+        for _ in range(3):  # until discovery has settled and a frame came back
+            first = client.result_for(send_jpeg(jpeg.tobytes()), timeout=10.0)
+            if first is not None:
+                break
+        assert first is not None, f'no detections for the JPEG frame:\n{node.log()}'
+        _check_contract(first, 320, 240, ID_LABELS)
+        bad_header = send_jpeg(b'\xff\xd8garbage')
+        time.sleep(0.5)
+        good = client.result_for(send_jpeg(jpeg.tobytes()))
+        assert good is not None, 'the frame after a corrupt JPEG must be processed'
+        assert client.key(bad_header) not in client.detections
+        assert wait_for(lambda: 'cannot decode compressed image' in node.log(), 10.0), node.log()
+    finally:
+        executor.shutdown()
+        client.destroy_node()
+        node.stop()
