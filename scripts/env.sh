@@ -11,7 +11,7 @@ fi
 _negas_py=$("$_negas_venv/bin/python" -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")')
 export VIRTUAL_ENV="$_negas_venv"
 export NEGAS_ROS_ROOT="$_negas_root"
-export PATH="$_negas_install/negas_ros/lib/negas_ros:$_negas_venv/bin:$PATH"
+export PATH="$_negas_install/negas_ros/bin:$_negas_install/negas_ros/lib/negas_ros:$_negas_venv/bin:$PATH"
 _negas_prefixes="$_negas_install/negas_ros"
 [ -d "$_negas_install/vision_msgs" ] && _negas_prefixes="$_negas_prefixes:$_negas_install/vision_msgs"
 export AMENT_PREFIX_PATH="$_negas_prefixes:$_negas_venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
