@@ -39,6 +39,18 @@ else
   log 'Python packages up to date'
 fi
 
+# WordNet noun data for `negas-ros negatives generate --method wordnet` (Debian's wordnet-base).
+if [ ! -f /usr/share/wordnet/data.noun ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log 'installing WordNet data (Debian package wordnet-base)'
+    (apt-get install -y -qq wordnet-base >/dev/null 2>&1 || \
+      { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wordnet-base >/dev/null; }) \
+      || log 'warning: could not install wordnet-base; the WordNet miner will not work'
+  else
+    log 'note: WordNet data missing; install it with: sudo apt-get install wordnet-base'
+  fi
+fi
+
 # colcon and CMake must see the venv as the ROS prefix.
 export PATH="$venv/bin:$PATH"
 export AMENT_PREFIX_PATH="$venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
