@@ -1,0 +1,129 @@
+"""Start-up: bad configuration stops the node with a useful message; lifecycle transitions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import subprocess
+import threading
+from typing import Any
+
+from harness import start_node, wait_for
+from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+import pytest
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+from vision_msgs.msg import Detection2DArray
+
+from negas_ros.ros.conversions import bgr_to_image_msg
+from negas_ros.synthetic import street_frame
+
+pytestmark = [pytest.mark.ros]
+
+
+def _run(args: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(['detector_node', '--ros-args', *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_bad_params_file_stops_start_up_naming_file_and_key(tmp_path: Path) -> None:
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    id_labels: [car]\n    box_treshold: 0.2\n')
+    result = _run(['--params-file', str(params)])
+    assert result.returncode == 2
+    assert str(params) in result.stderr
+    assert "unknown parameter 'box_treshold'" in result.stderr
+
+
+def test_out_of_range_parameter_in_params_file_is_explained(tmp_path: Path) -> None:
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    id_labels: [car]\n    box_threshold: 3.0\n')
+    result = _run(['--params-file', str(params)])
+    assert result.returncode == 2
+    assert str(params) in result.stderr and "'box_threshold' is 3.0" in result.stderr
+
+
+@pytest.mark.model
+def test_bad_labels_file_stops_start_up_naming_file_and_key(tmp_path: Path,
+                                                            tiny_model_dir: Path) -> None:
+    labels = tmp_path / 'labels.yaml'
+    labels.write_text('id_labels: [car, bus]\nnegative_labels: [van, buses]\n')
+    result = _run(['-p', f'labels_file:={labels}', '-p', f'model:={tiny_model_dir}'])
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert str(labels) in output and 'negative_labels' in output
+
+
+def test_missing_model_stops_start_up(tmp_path: Path) -> None:
+    result = _run(['-p', 'id_labels:=[car]', '-p', f'model:={tmp_path / "no_such_model"}'])
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert 'cannot load model' in output and 'no_such_model' in output
+
+
+class _LifecycleClient(Node):
+    def __init__(self, ns: str) -> None:
+        super().__init__('lifecycle_test_client')
+        self.get_state = self.create_client(GetState, f'{ns}/negas_detector/get_state')
+        self.change_state = self.create_client(ChangeState,
+                                               f'{ns}/negas_detector/change_state')
+        self.image_pub = self.create_publisher(Image, f'{ns}/image', qos_profile_sensor_data)
+        self.received: list[Detection2DArray] = []
+        self.create_subscription(Detection2DArray, f'{ns}/detections',
+                                 self.received.append, 10)
+
+    def call(self, client: Any, request: Any) -> Any:
+        assert client.wait_for_service(timeout_sec=30.0)
+        future = client.call_async(request)
+        assert wait_for(future.done, 60.0)
+        return future.result()
+
+    def state(self) -> int:
+        return int(self.call(self.get_state, GetState.Request()).current_state.id)
+
+    def transition(self, transition_id: int) -> bool:
+        request = ChangeState.Request()
+        request.transition.id = transition_id
+        return bool(self.call(self.change_state, request).success)
+
+    def frames_answered(self, count: int = 3) -> bool:
+        before = len(self.received)
+        for i in range(count):
+            header = Header(frame_id='cam')
+            header.stamp.sec = 100 + i
+            self.image_pub.publish(bgr_to_image_msg(street_frame(i, 160, 120), header))
+            if wait_for(lambda: len(self.received) > before, 3.0):
+                return True
+        return False
+
+
+@pytest.mark.model
+def test_lifecycle_without_autostart(rclpy_context: None, tiny_model_dir: Path,
+                                     labels_file: Path) -> None:
+    node = start_node('/lifecycle', {'model': str(tiny_model_dir),
+                                     'labels_file': str(labels_file),
+                                     'box_threshold': '0.0', 'autostart': 'false'})
+    client = _LifecycleClient('/lifecycle')
+    executor = SingleThreadedExecutor()
+    executor.add_node(client)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    try:
+        assert client.state() == State.PRIMARY_STATE_UNCONFIGURED
+        assert client.transition(Transition.TRANSITION_CONFIGURE), node.log()
+        assert client.state() == State.PRIMARY_STATE_INACTIVE
+        assert wait_for(lambda: client.count_subscribers('/lifecycle/image') > 0, 10.0)
+        assert not client.frames_answered(2), 'an inactive node must not publish'
+        assert client.transition(Transition.TRANSITION_ACTIVATE)
+        assert client.frames_answered(5), node.log()
+        assert client.transition(Transition.TRANSITION_DEACTIVATE)
+        assert client.transition(Transition.TRANSITION_CLEANUP)
+        assert client.state() == State.PRIMARY_STATE_UNCONFIGURED
+        assert client.count_subscribers('/lifecycle/image') == 0 or wait_for(
+            lambda: client.count_subscribers('/lifecycle/image') == 0, 5.0)
+    finally:
+        executor.shutdown()
+        client.destroy_node()
+        node.stop()

@@ -1,0 +1,68 @@
+"""Camera payloads to RGB: every supported encoding, padded rows, and rejected frames."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from negas_ros.image_convert import ImageError, compressed_to_rgb, raw_to_rgb
+
+RGB = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3) * 7
+
+
+@pytest.mark.parametrize(('encoding', 'pixels'), [
+    ('rgb8', RGB),
+    ('bgr8', RGB[:, :, ::-1]),
+    ('rgba8', np.concatenate([RGB, np.full((2, 3, 1), 9, np.uint8)], axis=2)),
+    ('bgra8', np.concatenate([RGB[:, :, ::-1], np.full((2, 3, 1), 9, np.uint8)], axis=2)),
+])
+def test_colour_encodings_give_rgb(encoding: str, pixels: np.ndarray) -> None:
+    data = np.ascontiguousarray(pixels).tobytes()
+    out = raw_to_rgb(encoding, 2, 3, 3 * pixels.shape[2], data)
+    assert out.dtype == np.uint8 and out.shape == (2, 3, 3)
+    np.testing.assert_array_equal(out, RGB)
+
+
+def test_mono8_is_replicated_to_three_channels() -> None:
+    mono = np.array([[1, 2, 3], [4, 5, 6]], np.uint8)
+    out = raw_to_rgb('mono8', 2, 3, 3, mono.tobytes())
+    np.testing.assert_array_equal(out, np.repeat(mono[:, :, None], 3, axis=2))
+
+
+def test_padded_rows_are_cropped() -> None:
+    padded = np.zeros((2, 16), np.uint8)
+    padded[:, :9] = RGB.reshape(2, 9)
+    out = raw_to_rgb('rgb8', 2, 3, 16, padded.tobytes())
+    np.testing.assert_array_equal(out, RGB)
+
+
+@pytest.mark.parametrize(('args', 'fragment'), [
+    (('32FC1', 2, 3, 12, bytes(24)), "unsupported encoding '32FC1'"),
+    (('rgb8', 0, 3, 9, b''), 'zero-size image'),
+    (('rgb8', 2, 3, 9, bytes(17)), 'data length 17 does not match step * height = 18'),
+    (('rgb8', 2, 3, 8, bytes(16)), 'step 8 is smaller than width * channels = 9'),
+])
+def test_bad_frames_raise_image_error(args: tuple, fragment: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ImageError) as info:
+        raw_to_rgb(*args)
+    assert fragment in str(info.value)
+
+
+def test_jpeg_and_png_decode_to_rgb() -> None:
+    bgr = np.zeros((8, 8, 3), np.uint8)
+    bgr[:, :, 2] = 255  # red in BGR
+    ok, png = cv2.imencode('.png', bgr)
+    assert ok
+    out = compressed_to_rgb('png', png.tobytes())
+    assert out.shape == (8, 8, 3)
+    assert (out[:, :, 0] == 255).all() and (out[:, :, 2] == 0).all()
+    ok, jpeg = cv2.imencode('.jpg', bgr)
+    out = compressed_to_rgb('jpeg', jpeg.tobytes())
+    assert out[:, :, 0].mean() > 240 and out[:, :, 2].mean() < 15
+
+
+@pytest.mark.parametrize('data', [b'', b'\xff\xd8\xff\xe0 not a jpeg'])
+def test_corrupt_compressed_images_raise(data: bytes) -> None:
+    with pytest.raises(ImageError):
+        compressed_to_rgb('jpeg', data)
