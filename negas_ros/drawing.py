@@ -34,7 +34,8 @@ def draw_detections(
         cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, thickness)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         ty = max(y1, th + base)
-        cv2.rectangle(canvas, (x1, ty - th - base), (x1 + tw, ty), colour, -1)
-        cv2.putText(canvas, text, (x1, ty - base), cv2.FONT_HERSHEY_SIMPLEX, scale,
+        tx = max(0, min(x1, canvas.shape[1] - tw))  # keep the label inside the frame
+        cv2.rectangle(canvas, (tx, ty - th - base), (tx + tw, ty), colour, -1)
+        cv2.putText(canvas, text, (tx, ty - base), cv2.FONT_HERSHEY_SIMPLEX, scale,
                     (0, 0, 0), 1, cv2.LINE_AA)
     return canvas
