@@ -1,0 +1,81 @@
+"""Unit tests of negas_ros.package_paths: ``package://negas_ros/...`` resolution."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from negas_ros import config
+from negas_ros.package_paths import PACKAGE_URI_PREFIX, resolve_package_uri
+
+SHARE = os.path.join(os.sep, 'opt', 'ros', 'share', 'negas_ros')
+
+
+def test_prefix_names_this_package() -> None:
+    assert PACKAGE_URI_PREFIX == 'package://negas_ros/'
+
+
+def test_package_uri_is_taken_from_the_share_directory() -> None:
+    resolved = resolve_package_uri('package://negas_ros/config/labels/bdd100k.yaml', SHARE)
+    assert resolved == os.path.join(SHARE, 'config', 'labels', 'bdd100k.yaml')
+
+
+def test_redundant_separators_and_dots_are_dropped() -> None:
+    resolved = resolve_package_uri('package://negas_ros//config/./labels/voc.yaml', SHARE)
+    assert resolved == os.path.join(SHARE, 'config', 'labels', 'voc.yaml')
+
+
+@pytest.mark.parametrize('path', [
+    '/abs/labels.yaml',
+    'relative/labels.yaml',
+    'labels.yaml',
+    '~/labels.yaml',
+    '$HOME/labels.yaml',
+    '',
+    'negas_ros/config/labels/voc.yaml',
+    'file://negas_ros/config/labels/voc.yaml',
+])
+def test_other_paths_are_returned_unchanged(path: str) -> None:
+    assert resolve_package_uri(path, SHARE) == path
+    assert resolve_package_uri(path, '') == path  # the share directory is not needed
+
+
+def test_another_package_is_rejected_with_its_name() -> None:
+    with pytest.raises(ValueError, match=r"package 'other_pkg'.*absolute path"):
+        resolve_package_uri('package://other_pkg/config/x.yaml', SHARE)
+
+
+def test_prefix_without_the_slash_is_another_package() -> None:
+    # 'package://negas_ros_extras/...' must not be read as this package.
+    with pytest.raises(ValueError, match="'negas_ros_extras'"):
+        resolve_package_uri('package://negas_ros_extras/x.yaml', SHARE)
+
+
+@pytest.mark.parametrize('path', ['package://negas_ros/', 'package://negas_ros//./'])
+def test_no_file_after_the_prefix_is_rejected(path: str) -> None:
+    with pytest.raises(ValueError, match='no file after'):
+        resolve_package_uri(path, SHARE)
+
+
+@pytest.mark.parametrize('path', [
+    'package://negas_ros/../secrets.yaml',
+    'package://negas_ros/config/../../x.yaml',
+])
+def test_leaving_the_share_directory_is_rejected(path: str) -> None:
+    with pytest.raises(ValueError, match=r"'\.\.'"):
+        resolve_package_uri(path, SHARE)
+
+
+def test_unknown_share_directory_is_rejected_with_a_hint() -> None:
+    with pytest.raises(ValueError, match=r'share directory is unknown.*absolute path'):
+        resolve_package_uri('package://negas_ros/config/labels/voc.yaml', '')
+
+
+def test_agrees_with_config_resolve_path(tmp_path: Path) -> None:
+    """negas_ros.config has its own copy of the convention; the two must not drift apart."""
+    assert config.PACKAGE_URI_PREFIX == PACKAGE_URI_PREFIX
+    uri = 'package://negas_ros/config/labels/coco.yaml'
+    assert Path(resolve_package_uri(uri, str(tmp_path))) == config.resolve_path(
+        uri, share_dir=str(tmp_path))
