@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import platform
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 

@@ -355,24 +355,69 @@ class DetectorNode(LifecycleNode):
                             status=[status]))
 
 
-def _params_files(argv: Sequence[str]) -> list[str]:
-    files = []
-    for i, arg in enumerate(argv):
-        if arg == '--params-file' and i + 1 < len(argv):
+def _ros_param_sources(argv: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
+    """The --params-file paths and -p name:=value overrides after --ros-args, in order."""
+    import yaml
+
+    files: list[str] = []
+    overrides: dict[str, Any] = {}
+    in_ros_args = False
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == '--ros-args':
+            in_ros_args = True
+        elif arg == '--':
+            in_ros_args = False
+        elif in_ros_args and arg == '--params-file' and i + 1 < len(argv):
             files.append(argv[i + 1])
-    return files
+            i += 1
+        elif in_ros_args and arg in ('-p', '--param') and i + 1 < len(argv):
+            name, sep, text = argv[i + 1].partition(':=')
+            if sep and '.' not in name and ':' not in name:
+                try:  # rcl parses -p values as YAML too
+                    overrides[name] = yaml.safe_load(text)
+                except yaml.YAMLError:
+                    overrides[name] = text
+            i += 1
+        i += 1
+    return files, overrides
+
+
+def _check_start_up_parameters(argv: Sequence[str]) -> str | None:
+    """Validate the parameter files merged with -p overrides; an error message, or None.
+
+    Each file alone only has to be well formed with known keys (a second file may hold only
+    ``device: cpu``); the merge is what must make a valid configuration.
+    """
+    files, overrides = _ros_param_sources(argv)
+    if not files:
+        return None  # nothing from files: configure reports what is missing
+    share_dir = _share_dir()
+    merged: dict[str, Any] = {}
+    try:
+        for path in files:
+            merged.update(load_params_file(path, NODE_NAME, share_dir=share_dir,
+                                           validate=False))
+    except ConfigError as exc:
+        return str(exc)
+    merged.update({k: v for k, v in overrides.items() if k in _PARAMETER_NAMES})
+    try:
+        config_from_values(merged, share_dir=share_dir)
+    except ValueError as exc:
+        source = ', '.join(files) + (' with -p overrides' if overrides else '')
+        return f'{source}: {exc}'
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv if argv is None else argv)
     # Check parameter files before rcl reads them, so a bad one stops start-up with a message
     # that names the file and key instead of an rcl traceback.
-    for path in _params_files(args):
-        try:
-            load_params_file(path, NODE_NAME, share_dir=_share_dir())
-        except ConfigError as exc:
-            print(f'[{NODE_NAME}] invalid parameters file: {exc}', file=sys.stderr)
-            return 2
+    problem = _check_start_up_parameters(args)
+    if problem is not None:
+        print(f'[{NODE_NAME}] invalid parameters file: {problem}', file=sys.stderr)
+        return 2
     rclpy.init(args=args)
     node: DetectorNode | None = None
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 import subprocess
 import threading
+import time
 from typing import Any
 
 from harness import start_node, wait_for
@@ -127,3 +128,32 @@ def test_lifecycle_without_autostart(rclpy_context: None, tiny_model_dir: Path,
         executor.shutdown()
         client.destroy_node()
         node.stop()
+
+
+@pytest.mark.model
+def test_partial_params_files_are_validated_merged(tmp_path: Path, tiny_model_dir: Path,
+                                                   labels_file: Path) -> None:
+    """A second file holding only `device` is fine; the merge with -p must be valid."""
+    main = tmp_path / 'main.yaml'
+    main.write_text(f'/**:\n  ros__parameters:\n    labels_file: {labels_file}\n')
+    extra = tmp_path / 'extra.yaml'
+    extra.write_text('/**:\n  ros__parameters:\n    device: cpu\n')
+    files = ['--params-file', str(main), '--params-file', str(extra)]
+    bad = _run([*files, '-p', 'ood_threshold:=7.0'])
+    assert bad.returncode == 2
+    assert "'ood_threshold' is 7.0" in bad.stderr and str(main) in bad.stderr
+    good = subprocess.Popen(
+        ['detector_node', '--ros-args', *files, '-p', f'model:={tiny_model_dir}',
+         '-r', '__ns:=/partial'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert good.stdout is not None
+        output = ''
+        deadline = time.monotonic() + 60
+        while 'loaded grounding_dino' not in output and good.poll() is None \
+                and time.monotonic() < deadline:
+            output += good.stdout.readline()
+        assert 'loaded grounding_dino' in output, output
+    finally:
+        good.terminate()
+        good.wait(timeout=15)

@@ -91,7 +91,7 @@ def test_bad_labels_file_names_the_file_and_key(tmp_path: Path) -> None:
     ({}, "no ID labels: set parameter 'labels_file'"),
     ({**BASE, 'score_method': 'msp'}, "'score_method' is 'msp'; choose one of"),
     ({**BASE, 'ood_threshold': 2.0}, "'ood_threshold' is 2.0 but score_method 'negs' lies in"),
-    ({**BASE, 'score_method': 'negs_diff', 'ood_threshold': -1.5}, "lies in [-1, 1]"),
+    ({**BASE, 'score_method': 'negs_diff', 'ood_threshold': -1.5}, 'lies in [-1, 1]'),
     ({**BASE, 'box_threshold': 1.5}, "'box_threshold' is 1.5; it must lie in [0.0, 1.0]"),
     ({**BASE, 'device': 'gpu'}, "'device' is 'gpu'; use 'cpu' or 'cuda:N'"),
     ({**BASE, 'half': True}, "fp16 needs 'cuda:N'"),
