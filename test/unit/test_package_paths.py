@@ -74,8 +74,7 @@ def test_unknown_share_directory_is_rejected_with_a_hint() -> None:
 
 
 def test_agrees_with_config_resolve_path(tmp_path: Path) -> None:
-    """negas_ros.config has its own copy of the convention; the two must not drift apart."""
-    assert config.PACKAGE_URI_PREFIX == PACKAGE_URI_PREFIX
+    """negas_ros.config resolves file parameters through this helper."""
     uri = 'package://negas_ros/config/labels/coco.yaml'
     assert Path(resolve_package_uri(uri, str(tmp_path))) == config.resolve_path(
         uri, share_dir=str(tmp_path))
