@@ -349,3 +349,37 @@ def test_compressed_transport_and_corrupt_jpeg(rclpy_context: None, tiny_model_d
         executor.shutdown()
         client.destroy_node()
         node.stop()
+
+
+def test_debug_image_is_published_in_source_size_while_subscribed(detector: Any) -> None:
+    _, client = detector
+    received: list[Image] = []
+    sub = client.create_subscription(Image, '/e2e/debug_image', received.append, 10)
+    try:
+        assert wait_for(lambda: client.count_publishers('/e2e/debug_image') > 0, 10.0)
+        for _ in range(5):
+            header, _msg = client.send_and_wait(_frame(6, 333, 211))
+            if wait_for(lambda: any(m.header.stamp.sec == header.stamp.sec for m in received),
+                        3.0):
+                break
+        debug = next(m for m in received if m.header.stamp.sec == header.stamp.sec)
+        assert (debug.width, debug.height, debug.encoding) == (333, 211, 'bgr8')
+        assert debug.header.frame_id == header.frame_id
+    finally:
+        client.destroy_subscription(sub)
+
+
+def test_incompatible_publisher_qos_is_reported(rclpy_context: None, tiny_model_dir: Any,
+                                                labels_file: Any) -> None:
+    # The node's subscription is overridden to reliable; a best-effort camera cannot match.
+    node = start_node('/e2e_qos', {
+        'model': str(tiny_model_dir), 'labels_file': str(labels_file),
+        'qos_overrides./e2e_qos/image.subscription.reliability': 'reliable'})
+    client = Client('/e2e_qos', 'e2e_qos_client')
+    try:
+        assert wait_for(lambda: 'loaded grounding_dino' in node.log(), STARTUP_S), node.log()
+        assert wait_for(lambda: 'has QoS incompatible' in node.log(), 20.0), node.log()
+        assert 'qos_overrides.' in node.log()
+    finally:
+        client.destroy_node()
+        node.stop()
