@@ -1,0 +1,127 @@
+"""Text encoders that rank WordNet candidates the way the detector reads its prompts.
+
+:class:`TextEncoder` is the protocol: ``encode(labels) -> (N, D)`` float array whose rows have
+unit L2 norm. :class:`TransformersTextEncoder` loads one from a transformers checkpoint (hub id
+or local directory), choosing the detector's own text tower by ``config.model_type``:
+
+- ``clip`` / ``clip_text_model`` (YOLO-World uses ``openai/clip-vit-base-patch32``): the CLIP
+  text tower with its projection (``text_embeds``), as YOLO-World embeds its vocabulary.
+- ``grounding-dino``: the checkpoint's BERT (``text_backbone``) followed by its
+  ``text_projection``, mean-pooled over the label's tokens (Grounding DINO scores a label by
+  its tokens; the mean is our choice of one vector per label).
+- anything else ``AutoModel`` loads (e.g. ``bert-base-uncased``): last hidden state
+  mean-pooled over the non-padding tokens.
+
+torch and transformers are imported inside the class, never at import of this module.
+Tests build a tiny random checkpoint in a temporary directory and load it from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from negas_ros.negatives.mining import PoolEntry
+
+__all__ = ['EncoderSimilarity', 'TextEncoder', 'TransformersTextEncoder']
+
+
+class TextEncoder(Protocol):
+    """Embeds label texts."""
+
+    description: str
+    """What it is, for provenance ('clip openai/clip-vit-base-patch32')."""
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """A (len(texts), D) float32 array, each row L2-normalised; deterministic."""
+        ...
+
+
+class TransformersTextEncoder:
+    """A transformers text tower (module docstring) on CPU or ``device``, in eval mode.
+
+    model: hub id or local checkpoint directory (with its tokenizer).
+    batch_size: texts per forward pass (>= 1).
+    Raises ValueError for a bad batch size; OSError from transformers when the checkpoint
+    cannot be found or read (offline and not cached, wrong path).
+    """
+
+    def __init__(self, model: str, device: str = 'cpu', batch_size: int = 256) -> None:
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        import torch
+        from transformers import AutoConfig, AutoTokenizer
+
+        self._torch = torch
+        self.batch_size = batch_size
+        self.device = torch.device(device)
+        config = AutoConfig.from_pretrained(model)
+        self.kind = str(config.model_type)
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(model)
+        self._projection: Any = None
+        if self.kind in ('clip', 'clip_text_model'):
+            from transformers import CLIPTextModelWithProjection
+
+            self._model: Any = CLIPTextModelWithProjection.from_pretrained(model)
+        elif self.kind == 'grounding-dino':
+            from transformers import GroundingDinoModel
+
+            full = GroundingDinoModel.from_pretrained(model)
+            self._model = full.text_backbone
+            self._projection = full.text_projection
+        else:
+            from transformers import AutoModel
+
+            self._model = AutoModel.from_pretrained(model)
+        self._model.to(self.device).eval()
+        if self._projection is not None:
+            self._projection.to(self.device).eval()
+        self.description = f'{self.kind} {model}'
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        torch = self._torch
+        chunks: list[npt.NDArray[np.float32]] = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                batch = list(texts[start : start + self.batch_size])
+                tokens = self.tokenizer(batch, padding=True, truncation=True, return_tensors='pt')
+                tokens = {k: v.to(self.device) for k, v in tokens.items()}
+                if self.kind in ('clip', 'clip_text_model'):
+                    tokens.pop('token_type_ids', None)
+                    vectors = self._model(**tokens).text_embeds
+                else:
+                    hidden = self._model(**tokens).last_hidden_state
+                    if self._projection is not None:
+                        hidden = self._projection(hidden)
+                    mask = tokens['attention_mask'].unsqueeze(-1).to(hidden.dtype)
+                    vectors = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+                vectors = torch.nn.functional.normalize(vectors.float(), dim=-1)
+                chunks.append(vectors.cpu().numpy().astype(np.float32))
+        if not chunks:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.concatenate(chunks, axis=0)
+
+
+class EncoderSimilarity:
+    """Cosine similarity of encoded prompts: ``template.format(label)`` on both sides.
+
+    template: the label file's ``prompt_template`` (one '{}'), so that candidates are read as
+    the detector will read them.
+    """
+
+    def __init__(self, encoder: TextEncoder, template: str = '{}') -> None:
+        self.encoder = encoder
+        self.template = template
+        self.description = f'cosine of {encoder.description} text embeddings'
+
+    def __call__(
+        self, candidates: Sequence[PoolEntry], id_labels: Sequence[str]
+    ) -> npt.NDArray[np.float64]:
+        ids = self.encoder.encode([self.template.format(label) for label in id_labels])
+        found = self.encoder.encode([self.template.format(e.label) for e in candidates])
+        return (found.astype(np.float64) @ ids.astype(np.float64).T).reshape(
+            len(candidates), len(id_labels)
+        )
