@@ -1,0 +1,419 @@
+"""The YOLO-World v2 detector backend (``backend: yolo_world``); see the package docstring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
+import logging
+import os
+from pathlib import Path
+import re
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import yaml
+
+from negas_ros.backends.base import BackendSpec
+from negas_ros.backends.yolo_world.text import (
+    DEFAULT_TEXT_MODEL,
+    TextEmbedder,
+    load_text_embeddings,
+)
+from negas_ros.detection import RawDetections
+
+if TYPE_CHECKING:
+    import torch
+
+    from negas_ros.backends.yolo_world.network import AttentionMaps, PreparedText, YoloWorldNet
+    from negas_ros.backends.yolo_world.postprocess import Letterbox
+
+__all__ = ['MODEL_CARD_NAME', 'ModelCard', 'YoloWorldBackend', 'load_model_card']
+
+_LOG = logging.getLogger(__name__)
+MODEL_CARD_NAME = 'yolo_world.yaml'
+_WEIGHT_SUFFIXES = ('.pt', '.pth', '.safetensors')
+_DEVICE_RE = re.compile(r'^(cpu|cuda(:\d+)?)$')
+_FUSIONS = ('off', 'max', 'weighted')
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """How to run one YOLO-World checkpoint (the ``model`` parameter resolves to one).
+
+    weights: checkpoint file (.pt / .pth / .safetensors).
+    text_model: CLIP text tower (hub id or directory), or None to run from text_embeddings only.
+    text_embeddings: ``.npz`` offline vocabulary (labels + embeddings), or None.
+    imgsz: network input (height, width), multiples of 32.
+    nega_fusion / nega_weight: the NegA rule used when NegA is on ('off', 'max', 'weighted').
+    iou_threshold: NMS IoU; max_det: at most this many boxes per image after NMS.
+    fuse: fold BatchNorm into the convolutions (faster; same results up to rounding).
+    tensorrt_engine: a serialized engine from ``negas-ros export --engine`` to run instead of
+        PyTorch (CUDA only; its labels are baked in).
+    """
+
+    weights: Path
+    text_model: str | None = DEFAULT_TEXT_MODEL
+    text_embeddings: Path | None = None
+    imgsz: tuple[int, int] = (640, 640)
+    nega_fusion: str = 'max'
+    nega_weight: float = 0.5
+    iou_threshold: float = 0.7
+    max_det: int = 300
+    fuse: bool = True
+    tensorrt_engine: Path | None = None
+
+    def __post_init__(self) -> None:
+        h, w = self.imgsz
+        if h < 32 or w < 32 or h % 32 or w % 32:
+            raise ValueError(f'imgsz must be multiples of 32 (>= 32), got {self.imgsz}')
+        if self.nega_fusion not in _FUSIONS:
+            raise ValueError(f'nega_fusion must be one of {_FUSIONS}, got {self.nega_fusion!r}')
+        if not 0.0 <= self.nega_weight <= 1.0:
+            raise ValueError(f'nega_weight must be in [0, 1], got {self.nega_weight}')
+        if not 0.0 < self.iou_threshold <= 1.0:
+            raise ValueError(f'iou_threshold must be in (0, 1], got {self.iou_threshold}')
+        if self.max_det < 1:
+            raise ValueError(f'max_det must be >= 1, got {self.max_det}')
+        if self.text_model is None and self.text_embeddings is None:
+            raise ValueError('set text_model, text_embeddings or both')
+
+    def with_options(self, options: Mapping[str, Any], base: Path | None = None) -> ModelCard:
+        """A copy with card keys replaced (paths relative to base); unknown keys raise."""
+        return _card_from_mapping(options, base or Path.cwd(), start=self)
+
+
+def _imgsz(value: Any) -> tuple[int, int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        return (int(value[0]), int(value[1]))
+    raise ValueError(f'imgsz must be an int or [height, width], got {value!r}')
+
+
+def _text_model(value: Any, base: Path) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    local = (base / os.path.expanduser(text))
+    # A relative directory next to the card wins over a hub id of the same spelling.
+    return str(local) if local.is_dir() else text
+
+
+def _card_from_mapping(data: Mapping[str, Any], base: Path, start: ModelCard | None = None
+                       ) -> ModelCard:
+    names = {f.name for f in fields(ModelCard)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f'unknown model card keys: {", ".join(unknown)}; known: '
+                         f'{", ".join(sorted(names))}')
+
+    def path(value: Any) -> Path | None:
+        if value is None or str(value).strip() == '':
+            return None
+        p = Path(os.path.expandvars(os.path.expanduser(str(value))))
+        return p if p.is_absolute() else base / p
+
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in ('weights', 'text_embeddings', 'tensorrt_engine'):
+            values[key] = path(value)
+        elif key == 'text_model':
+            values[key] = _text_model(value, base)
+        elif key == 'imgsz':
+            values[key] = _imgsz(value)
+        elif key in ('nega_weight', 'iou_threshold'):
+            values[key] = float(value)
+        elif key == 'max_det':
+            values[key] = int(value)
+        elif key == 'fuse':
+            values[key] = bool(value)
+        else:
+            values[key] = str(value)
+    if start is not None:
+        return replace(start, **values)
+    if values.get('weights') is None:
+        raise ValueError("the model card needs 'weights' (a checkpoint file)")
+    if 'text_model' not in values and values.get('text_embeddings') is not None:
+        values['text_model'] = None  # an offline vocabulary alone: never load the text tower
+    return ModelCard(**values)
+
+
+def load_model_card(model: str) -> ModelCard:
+    """Resolve the ``model`` parameter of the yolo_world backend.
+
+    model: a directory holding ``yolo_world.yaml``, a model card ``.yaml`` file, or a
+    checkpoint file (.pt / .pth / .safetensors, run with the card defaults).
+    """
+    path = Path(os.path.expandvars(os.path.expanduser(model.strip())))
+    if path.is_dir():
+        card = path / MODEL_CARD_NAME
+        if not card.is_file():
+            raise ValueError(f'{path}: directory has no {MODEL_CARD_NAME}')
+        path = card
+    if path.suffix in ('.yaml', '.yml'):
+        try:
+            data = yaml.safe_load(path.read_text(encoding='utf-8'))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f'{path}: cannot read the model card: {exc}') from None
+        if not isinstance(data, Mapping):
+            raise ValueError(f'{path}: a model card is a mapping of keys to values')
+        try:
+            return _card_from_mapping(data, path.parent)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f'{path}: {exc}') from None
+    if path.suffix in _WEIGHT_SUFFIXES:
+        return ModelCard(weights=path)
+    raise ValueError(
+        f'model {model!r} for the yolo_world backend must be a checkpoint file '
+        f'({", ".join(_WEIGHT_SUFFIXES)}), a model card (.yaml) or a directory holding '
+        f'{MODEL_CARD_NAME}'
+    )
+
+
+@dataclass(frozen=True)
+class _LabelState:
+    id_labels: tuple[str, ...]
+    neg_labels: tuple[str, ...]
+    nega: bool
+    text: PreparedText
+
+
+class YoloWorldBackend:
+    """YOLO-World v2 with NegA, answering for ID and negative labels.
+
+    Build it with :meth:`from_card` / :meth:`from_spec` (the registry), or :meth:`from_network`
+    for a network in memory (benchmarks, tests). ``last_timings`` holds the seconds of the last
+    :meth:`infer` ('preprocess', 'model', 'postprocess', 'total') and ``last_letterbox`` how its
+    image was placed in the network input. ``set_labels`` and ``infer`` serialise on a lock.
+    """
+
+    def __init__(
+        self,
+        net: YoloWorldNet,
+        embedder: TextEmbedder,
+        card: ModelCard,
+        device: str = 'cpu',
+        half: bool = False,
+        source: str = 'network in memory',
+    ) -> None:
+        import torch
+
+        if not isinstance(device, str) or not _DEVICE_RE.match(device):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+        if half and device == 'cpu':
+            raise ValueError('half=True (fp16) needs a CUDA device; use half=False on cpu')
+        if device.startswith('cuda') and not torch.cuda.is_available():
+            raise ValueError(f'device {device!r} requested but CUDA is not available')
+        self.card = card
+        self.source = source
+        self._device = torch.device(device)
+        self._dtype = torch.float16 if half else torch.float32
+        net = net.eval().requires_grad_(False)
+        if card.fuse and not net.fused:
+            net.fuse()
+        self.net: YoloWorldNet = net.to(self._device, self._dtype)
+        self.embedder = embedder
+        self._engine: Any = None
+        if card.tensorrt_engine is not None:
+            from negas_ros.backends.yolo_world.tensorrt import TensorRTRunner
+
+            if self._device.type != 'cuda':
+                raise ValueError('tensorrt_engine needs a CUDA device')
+            self._engine = TensorRTRunner(card.tensorrt_engine, self._device)
+        self._embedding_cache: dict[str, npt.NDArray[np.float32]] = {}
+        self._lock = threading.Lock()
+        self._state: _LabelState | None = None
+        self.last_timings: dict[str, float] = {}
+        self.last_letterbox: Letterbox | None = None
+
+    # ----------------------------------------------------------------------- construction
+
+    @classmethod
+    def from_card(cls, card: ModelCard, device: str = 'cpu', half: bool = False
+                  ) -> YoloWorldBackend:
+        from negas_ros.backends.yolo_world.checkpoint import load_network
+
+        net, loaded = load_network(card.weights)
+        table = load_text_embeddings(card.text_embeddings) if card.text_embeddings else None
+        if table is not None and table.dim != net.config.embed_dim:
+            raise ValueError(f'{card.text_embeddings}: embeddings are {table.dim}-d, the network '
+                             f'expects {net.config.embed_dim}-d')
+        embedder = TextEmbedder(table, card.text_model, device)
+        return cls(net, embedder, card, device, half, source=loaded.source)
+
+    @classmethod
+    def from_spec(cls, spec: BackendSpec) -> YoloWorldBackend:
+        """Registry factory: ``spec.model`` resolved by :func:`load_model_card`.
+
+        Forward-compatible: a spec with an ``options`` mapping (card keys such as nega_fusion,
+        imgsz, iou_threshold, text_embeddings) overrides the card's values.
+        """
+        card = load_model_card(spec.model)
+        options = getattr(spec, 'options', None)
+        if options:
+            card = card.with_options(options)
+        return cls.from_card(card, spec.device, spec.half)
+
+    @classmethod
+    def from_network(
+        cls,
+        net: YoloWorldNet,
+        embedder: TextEmbedder,
+        device: str = 'cpu',
+        half: bool = False,
+        **card_options: Any,
+    ) -> YoloWorldBackend:
+        """A backend around a network in memory (card_options: ModelCard fields)."""
+        card = _card_from_mapping(
+            {'weights': '<memory>', 'text_model': embedder.text_model, **card_options}, Path('/')
+        )
+        if embedder.table is not None and 'text_embeddings' not in card_options:
+            card = replace(card, text_embeddings=Path('<memory>'))
+        return cls(net, embedder, card, device, half)
+
+    # ----------------------------------------------------------------------- labels
+
+    @property
+    def labels(self) -> tuple[tuple[str, ...], tuple[str, ...], bool] | None:
+        state = self._state
+        return None if state is None else (state.id_labels, state.neg_labels, state.nega)
+
+    def _embed(self, labels: Sequence[str]) -> npt.NDArray[np.float32]:
+        missing = [label for label in dict.fromkeys(labels) if label not in self._embedding_cache]
+        if missing:
+            for label, row in zip(missing, self.embedder.embed(missing), strict=True):
+                self._embedding_cache[label] = row
+        if len(self._embedding_cache) > 50_000:  # a runaway label stream must not grow forever
+            keep = set(labels)
+            self._embedding_cache = {k: v for k, v in self._embedding_cache.items() if k in keep}
+        dim = self.net.config.embed_dim
+        if not labels:
+            return np.zeros((0, dim), np.float32)
+        out = np.stack([self._embedding_cache[label] for label in labels])
+        if out.shape[1] != dim:
+            raise ValueError(f'text embeddings are {out.shape[1]}-d, the network expects {dim}')
+        return out
+
+    def set_labels(
+        self, id_labels: Sequence[str], negative_labels: Sequence[str], nega: bool
+    ) -> None:
+        """Encode the labels once (text tower or offline table) and prepare the guides.
+
+        id_labels: K >= 1 prompts; negative_labels: M >= 0 prompts. nega: negatives take part
+        in the neck's attention with the card's fusion rule; off: the ID outputs equal those
+        of the ID labels alone, bit for bit. On error the previous label set stays in force.
+        """
+        import torch
+
+        ids = tuple(str(label) for label in id_labels)
+        negs = tuple(str(label) for label in negative_labels)
+        if not ids:
+            raise ValueError('at least one ID label is needed')
+        if any(not label.strip() for label in ids + negs):
+            raise ValueError('labels must be non-empty strings')
+        fusion = self.card.nega_fusion if nega else 'off'
+        if self._engine is not None:
+            self._engine.check_labels(ids, negs, fusion)
+        id_emb = torch.from_numpy(self._embed(ids))
+        neg_emb = torch.from_numpy(self._embed(negs)) if negs else None
+        text = self.net.prepare_text(id_emb, neg_emb, fusion, self.card.nega_weight)
+        with self._lock:
+            self._state = _LabelState(ids, negs, bool(nega), text)
+
+    # ----------------------------------------------------------------------- inference
+
+    def preprocess(self, image_rgb: npt.NDArray[np.uint8]) -> tuple[torch.Tensor, Letterbox]:
+        """(H, W, 3) uint8 RGB -> ((1, 3, h, w) network input in [0, 1], letterbox plan)."""
+        import torch
+
+        from negas_ros.backends.yolo_world.postprocess import letterbox
+
+        boxed, plan = letterbox(image_rgb, self.card.imgsz)
+        x = torch.from_numpy(boxed).to(self._device).permute(2, 0, 1)[None].float() / 255.0
+        return x.to(self._dtype).contiguous(), plan
+
+    def _check_image(self, image_rgb: Any, box_threshold: float) -> None:
+        if not isinstance(image_rgb, np.ndarray):
+            raise ValueError(f'image must be a numpy array, got {type(image_rgb).__name__}')
+        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+            raise ValueError(f'image must be HxWx3, got shape {image_rgb.shape}')
+        if image_rgb.dtype != np.uint8:
+            raise ValueError(f'image must be uint8, got {image_rgb.dtype}')
+        if image_rgb.shape[0] == 0 or image_rgb.shape[1] == 0:
+            raise ValueError(f'image is empty: shape {image_rgb.shape}')
+        if not 0.0 <= box_threshold <= 1.0:
+            raise ValueError(f'box_threshold must be in [0, 1], got {box_threshold}')
+
+    def infer(self, image_rgb: npt.NDArray[np.uint8], box_threshold: float) -> RawDetections:
+        """Detect on one image.
+
+        image_rgb: (H, W, 3) uint8 RGB. box_threshold in [0, 1].
+        Returns RawDetections, best ID score first: boxes (N, 4) float32 source-pixel xyxy
+        clipped to [0, W] x [0, H]; id_logits (N, K), neg_logits (N, M) float32 pre-sigmoid in
+        set_labels order; N <= max_det boxes whose best ID sigmoid >= box_threshold, after
+        class-aware NMS on the ID labels. Raises ValueError for a bad image or threshold,
+        RuntimeError before set_labels.
+        """
+        import torch
+
+        from negas_ros.backends.yolo_world.postprocess import select_detections
+
+        self._check_image(image_rgb, box_threshold)
+        with self._lock:
+            state = self._state
+            if state is None:
+                raise RuntimeError('set_labels must be called before infer')
+            sync = self._device.type == 'cuda'
+            start = time.perf_counter()
+            with torch.inference_mode():
+                x, plan = self.preprocess(image_rgb)
+                if sync:
+                    torch.cuda.synchronize(self._device)
+                t_pre = time.perf_counter()
+                if self._engine is not None:
+                    boxes_all, id_all, neg_all = self._engine.run(x)
+                    boxes, id_logits = boxes_all[0], id_all[0]
+                    out = None
+                else:
+                    out = self.net(x, state.text)
+                    boxes, id_logits = out.boxes[0], out.id_logits[0]
+                if sync:
+                    torch.cuda.synchronize(self._device)
+                t_model = time.perf_counter()
+                keep = select_detections(boxes.float(), id_logits.float(), box_threshold,
+                                         self.card.iou_threshold, self.card.max_det)
+                num_neg = len(state.neg_labels)
+                if num_neg == 0 or keep.numel() == 0:
+                    neg = torch.zeros((keep.numel(), num_neg))
+                elif out is not None:
+                    neg = out.neg_logits(0, keep)
+                else:
+                    neg = neg_all[0][keep]
+                raw = RawDetections(
+                    plan.to_source(boxes[keep].float().cpu().numpy()),
+                    id_logits[keep].float().cpu().numpy(),
+                    neg.float().cpu().numpy(),
+                )
+            end = time.perf_counter()
+            self.last_timings = {
+                'preprocess': t_pre - start,
+                'model': t_model - t_pre,
+                'postprocess': end - t_model,
+                'total': end - start,
+            }
+            self.last_letterbox = plan
+        return raw
+
+    @contextmanager
+    def capture_attention(self) -> Iterator[list[AttentionMaps]]:
+        """Attention maps of every :meth:`infer` inside the block (PyTorch path only).
+
+        Each forward appends four AttentionMaps (layers 12, 15, 18, 21), maps (1, heads, h, w)
+        over the network input; ``last_letterbox`` maps them back to the source image.
+        """
+        with self.net.capture_attention() as maps:
+            yield maps

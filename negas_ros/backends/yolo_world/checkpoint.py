@@ -1,0 +1,404 @@
+"""Read YOLO-World v2 weights without running pickled code, and load them strictly.
+
+Accepted files
+    - the released ultralytics ``yolov8{s,m,l,x}-worldv2.pt`` (and checkpoints trained with
+      ultralytics): a torch zip archive whose pickle holds a dict with ``'model'`` (or ``'ema'``)
+      being a pickled ``ultralytics.nn.tasks.WorldModel`` object, weights in fp16;
+    - a torch zip archive holding a plain state dict (or a dict with ``'state_dict'`` /
+      ``'model_state_dict'`` / ``'model'`` mapping names to tensors);
+    - a ``.safetensors`` file (ours carries the architecture as JSON metadata; without it the
+      sizes are read from the tensor shapes).
+
+Safety: our own unpickler (never ``torch.load``'s full unpickler) rebuilds tensors from the
+archive's raw storages with a handful of allow-listed torch functions; every other global the
+pickle names (ultralytics classes, torch.nn modules, os.system, ...) becomes an inert stand-in
+object that only records its arguments and state. Nothing from the file is ever called, so a
+malicious file cannot run code; the stand-ins let us walk the pickled module tree
+(``_modules``, ``_parameters``, ``_buffers``) to collect the state dict, and read each
+BatchNorm's ``eps``, which a state dict does not carry. (``torch.load(weights_only=True)``
+refuses these files, since ultralytics classes are not on its allow list; allow-listing them
+with ``add_safe_globals`` needs the classes themselves, i.e. installing AGPL ultralytics, or
+stand-ins registered under their names, which is what this module does with less machinery.)
+
+Mapping: key names are those of the released checkpoints (``model.0.conv.weight`` ...), so the
+mapping is the identity; the check is strict on keys and shapes, and the error lists every
+missing, unexpected and mismatched key. Keys outside ``model.`` (e.g. a cached CLIP model a
+trainer attached) are ignored and reported. ``num_batches_tracked`` may be absent.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+import io
+import logging
+import os
+from pathlib import Path
+import pickle
+from typing import Any
+import zipfile
+
+import torch
+
+from negas_ros.backends.yolo_world.config import YoloWorldConfig, config_from_shapes
+from negas_ros.backends.yolo_world.network import YoloWorldNet
+
+__all__ = [
+    'CONFIG_METADATA_KEY',
+    'CheckpointError',
+    'LoadedCheckpoint',
+    'load_network',
+    'load_state_dict_strict',
+    'read_checkpoint',
+    'save_safetensors',
+]
+
+_LOG = logging.getLogger(__name__)
+CONFIG_METADATA_KEY = 'negas_yolo_world_config'
+_DETECTOR_PREFIX = 'model.'
+_STATE_KEYS = ('model', 'ema', 'state_dict', 'model_state_dict')
+# Globals under these module paths are expected in ultralytics files; others are stubbed too,
+# but reported, since a weights file has no business naming them.
+_EXPECTED_MODULES = (
+    'ultralytics.', 'torch.nn.', 'numpy', 'pathlib', 'collections', 'types', 'argparse',
+    'datetime', 'clip.', 'copyreg',
+)
+
+
+class CheckpointError(ValueError):
+    """A weights file that cannot be read or does not fit the network; says what and why."""
+
+
+# --------------------------------------------------------------------------- restricted unpickler
+
+
+class _Stub:
+    """Inert stand-in for any class or function a pickle names: records, never runs."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> _Stub:
+        obj = object.__new__(cls)
+        obj.__dict__['_stub_args'] = args
+        obj.__dict__['_stub_state'] = None
+        obj.__dict__['_stub_items'] = []
+        return obj
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        # (dict, slots) tuples come from classes with __slots__; keep the dict part.
+        if isinstance(state, tuple) and len(state) == 2 and isinstance(state[0], dict | None):
+            state = state[0] or state[1]
+        self.__dict__['_stub_state'] = state
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.__dict__['_stub_items'].append((key, value))
+
+    def append(self, value: Any) -> None:
+        self.__dict__['_stub_items'].append(value)
+
+    def extend(self, values: Any) -> None:
+        self.__dict__['_stub_items'].extend(values)
+
+    @property
+    def stub_state(self) -> dict[str, Any]:
+        state = self.__dict__['_stub_state']
+        return state if isinstance(state, dict) else {}
+
+
+_STUB_TYPES: dict[tuple[str, str], type[_Stub]] = {}
+
+
+def _stub_type(module: str, name: str) -> type[_Stub]:
+    key = (module, name)
+    if key not in _STUB_TYPES:
+        _STUB_TYPES[key] = type(name.split('.')[-1], (_Stub,), {'__module__': module,
+                                                                 '__qualname__': name})
+    return _STUB_TYPES[key]
+
+
+@dataclass(frozen=True)
+class _StorageType:
+    dtype: torch.dtype
+
+
+_STORAGE_DTYPES = {
+    'DoubleStorage': torch.float64, 'FloatStorage': torch.float32, 'HalfStorage': torch.float16,
+    'BFloat16Storage': torch.bfloat16, 'LongStorage': torch.int64, 'IntStorage': torch.int32,
+    'ShortStorage': torch.int16, 'CharStorage': torch.int8, 'ByteStorage': torch.uint8,
+    'BoolStorage': torch.bool, 'UntypedStorage': torch.uint8,
+}
+_DTYPE_NAMES = {
+    'float64', 'float32', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8',
+    'bool', 'float', 'double', 'half', 'long', 'int',
+}
+
+
+def _rebuild_tensor(storage: Any, offset: int, size: Any, stride: Any, *_: Any) -> torch.Tensor:
+    if not isinstance(storage, torch.Tensor):
+        raise pickle.UnpicklingError('tensor without a storage from the archive')
+    return storage.as_strided(tuple(size), tuple(stride), int(offset))
+
+
+def _rebuild_parameter(data: Any, *_: Any) -> Any:
+    return data  # a Parameter's data; requires_grad and hooks do not matter here
+
+
+def _rebuild_from_type(func: Any, new_type: Any, args: Any, state: Any) -> Any:
+    # Tensor subclasses: only our own rebuild functions can be func (find_class hands out no
+    # other callables), so calling it runs no code from the file.
+    if func not in (_rebuild_tensor, _rebuild_parameter):
+        raise pickle.UnpicklingError('tensor subclass rebuilt by a function we do not allow')
+    return func(*args)
+
+
+_FUNCTIONS: dict[tuple[str, str], Callable[..., Any]] = {
+    ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor,
+    ('torch._utils', '_rebuild_tensor'): _rebuild_tensor,
+    ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
+    ('torch._utils', '_rebuild_parameter_with_state'): _rebuild_parameter,
+    ('torch._tensor', '_rebuild_from_type_v2'): _rebuild_from_type,
+}
+_SAFE_BUILTINS: dict[tuple[str, str], Any] = {
+    ('collections', 'OrderedDict'): OrderedDict,
+    ('builtins', 'set'): set,
+    ('builtins', 'frozenset'): frozenset,
+    ('builtins', 'slice'): slice,
+    ('torch', 'Size'): torch.Size,
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str) -> None:
+        super().__init__(io.BytesIO(data))
+        self._archive = archive
+        self._prefix = prefix
+        self._storages: dict[str, torch.Tensor] = {}
+        self.stubbed: set[str] = set()
+
+    def find_class(self, module: str, name: str) -> Any:
+        key = (module, name)
+        if key in _FUNCTIONS:
+            return _FUNCTIONS[key]
+        if key in _SAFE_BUILTINS:
+            return _SAFE_BUILTINS[key]
+        if module == 'torch' and name in _STORAGE_DTYPES:
+            return _StorageType(_STORAGE_DTYPES[name])
+        if module == 'torch' and name in _DTYPE_NAMES:
+            return getattr(torch, name)
+        self.stubbed.add(f'{module}.{name}')
+        return _stub_type(module, name)
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not (isinstance(pid, tuple) and len(pid) >= 3 and pid[0] == 'storage'):
+            raise pickle.UnpicklingError(f'unsupported persistent id {pid!r:.80}')
+        storage_type, key = pid[1], str(pid[2])
+        if not isinstance(storage_type, _StorageType):
+            raise pickle.UnpicklingError(f'storage of unknown type {storage_type!r:.80}')
+        if key not in self._storages:
+            try:
+                raw = self._archive.read(f'{self._prefix}/data/{key}')
+            except KeyError:
+                raise pickle.UnpicklingError(f'storage {key} missing from the archive') from None
+            self._storages[key] = torch.frombuffer(bytearray(raw), dtype=storage_type.dtype)
+        return self._storages[key]
+
+
+def _unpickle_torch_zip(path: Path) -> tuple[Any, set[str]]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise CheckpointError(
+            f'{path}: not a torch zip archive (legacy torch files before 1.6 are not supported; '
+            're-save with a current torch or convert to safetensors)'
+        ) from None
+    with archive:
+        pickles = [n for n in archive.namelist() if n.endswith('/data.pkl')]
+        if len(pickles) != 1:
+            raise CheckpointError(f'{path}: expected one data.pkl in the archive, found '
+                                  f'{len(pickles)}')
+        prefix = pickles[0][: -len('/data.pkl')]
+        if f'{prefix}/byteorder' in archive.namelist():
+            order = archive.read(f'{prefix}/byteorder').decode().strip()
+            if order != 'little':
+                raise CheckpointError(f'{path}: byte order {order!r} is not supported')
+        unpickler = _RestrictedUnpickler(archive.read(pickles[0]), archive, prefix)
+        try:
+            obj = unpickler.load()
+        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError) as exc:
+            raise CheckpointError(f'{path}: cannot read the pickle safely: {exc}') from None
+    return obj, unpickler.stubbed
+
+
+# --------------------------------------------------------------------------- state dicts
+
+
+def _module_state(root: _Stub) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """Walk a pickled nn.Module tree: (state dict, BatchNorm eps by module path)."""
+    tensors: dict[str, torch.Tensor] = {}
+    eps: dict[str, float] = {}
+
+    def visit(module: _Stub, prefix: str) -> None:
+        state = module.stub_state
+        skip = state.get('_non_persistent_buffers_set') or set()
+        for group in ('_parameters', '_buffers'):
+            entries = state.get(group) or {}
+            for name, value in dict(entries).items():
+                if isinstance(value, torch.Tensor) and name not in skip:
+                    tensors[prefix + name] = value
+        if type(module).__name__ == 'BatchNorm2d' and isinstance(state.get('eps'), float):
+            eps[prefix.rstrip('.')] = float(state['eps'])
+        for name, child in dict(state.get('_modules') or {}).items():
+            if isinstance(child, _Stub):
+                visit(child, f'{prefix}{name}.')
+
+    visit(root, '')
+    return tensors, eps
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return (
+        isinstance(obj, Mapping)
+        and bool(obj)
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    )
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """What a weights file holds for the detector.
+
+    state_dict: name -> float tensor, released key names (``model.N....``).
+    config: the architecture (from our metadata, or read from the shapes).
+    source: a one-line description (file, format, what was ignored).
+    ignored: keys outside the detector that were dropped.
+    """
+
+    state_dict: dict[str, torch.Tensor]
+    config: YoloWorldConfig
+    source: str
+    ignored: tuple[str, ...] = field(default_factory=tuple)
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> LoadedCheckpoint:
+    """Read a weights file (formats in the module docstring) without executing its code."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f'{path}: no such checkpoint file')
+    config_json: str | None = None
+    eps: dict[str, float] = {}
+    if path.suffix == '.safetensors':
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework='pt') as f:
+            metadata = f.metadata() or {}
+            state = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 - not a dict
+        config_json = metadata.get(CONFIG_METADATA_KEY)
+        fmt = 'safetensors'
+    else:
+        obj, stubbed = _unpickle_torch_zip(path)
+        unexpected = sorted(g for g in stubbed if not g.startswith(_EXPECTED_MODULES))
+        if unexpected:
+            _LOG.warning('%s names unexpected globals (stubbed, never called): %s', path,
+                         ', '.join(unexpected[:10]))
+        state, eps, fmt = _find_state(obj, path)
+    ignored = tuple(sorted(k for k in state if not k.startswith(_DETECTOR_PREFIX)))
+    detector = {k: v for k, v in state.items() if k.startswith(_DETECTOR_PREFIX)}
+    if not detector:
+        raise CheckpointError(
+            f'{path}: no detector weights (no keys starting with {_DETECTOR_PREFIX!r}; found '
+            f'{", ".join(sorted(state)[:5]) or "none"})'
+        )
+    try:
+        if config_json is not None:
+            config = YoloWorldConfig.from_json(config_json)
+        else:
+            config = config_from_shapes({k: tuple(v.shape) for k, v in detector.items()})
+            values = set(eps.values())
+            if len(values) == 1:  # the pickled BatchNorms agree on their epsilon
+                config = YoloWorldConfig.from_dict({**config.__dict__, 'bn_eps': values.pop()})
+    except ValueError as exc:
+        raise CheckpointError(f'{path}: {exc}') from None
+    source = f'{path.name} ({fmt}, YOLO-World v2 {config.name})'
+    if ignored:
+        source += f'; ignored {len(ignored)} non-detector keys'
+    return LoadedCheckpoint(detector, config, source, ignored)
+
+
+def _find_state(obj: Any, path: Path) -> tuple[dict[str, torch.Tensor], dict[str, float], str]:
+    if _is_state_dict(obj):
+        return dict(obj), {}, 'state dict'
+    if isinstance(obj, _Stub):
+        tensors, eps = _module_state(obj)
+        if tensors:
+            return tensors, eps, f'pickled {type(obj).__module__}.{type(obj).__qualname__}'
+    if isinstance(obj, Mapping):
+        for key in _STATE_KEYS:
+            value = obj.get(key)
+            if value is None:
+                continue
+            if _is_state_dict(value):
+                return dict(value), {}, f"state dict under '{key}'"
+            if isinstance(value, _Stub):
+                tensors, eps = _module_state(value)
+                if tensors:
+                    kind = f'{type(value).__module__}.{type(value).__qualname__}'
+                    return tensors, eps, f"pickled {kind} under '{key}'"
+    raise CheckpointError(
+        f'{path}: no model weights found (expected a state dict, or a dict with one of '
+        f'{", ".join(_STATE_KEYS)} holding a module or a state dict)'
+    )
+
+
+def load_state_dict_strict(net: YoloWorldNet, state: Mapping[str, torch.Tensor],
+                           source: str = 'checkpoint') -> None:
+    """Copy state into net; every key and shape must match (num_batches_tracked may be absent).
+
+    Raises CheckpointError listing the missing, unexpected and mismatched keys.
+    """
+    if net.fused:
+        raise CheckpointError('load weights before fusing the network')
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in state and not k.endswith('num_batches_tracked')]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [
+        f'{k}: file {tuple(state[k].shape)} vs network {tuple(v.shape)}'
+        for k, v in expected.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or mismatched:
+        lines = [f'{source} does not fit the YOLO-World network '
+                 f'({net.config.name}, widths {net.config.widths}):']
+        for title, keys in (('missing', missing), ('unexpected', unexpected),
+                            ('shape mismatch', mismatched)):
+            if keys:
+                shown = keys[:20]
+                more = f' ... and {len(keys) - 20} more' if len(keys) > 20 else ''
+                lines.append(f'  {title} ({len(keys)}): {", ".join(shown)}{more}')
+        raise CheckpointError('\n'.join(lines))
+    with torch.no_grad():
+        for key, target in expected.items():
+            if key in state:
+                target.copy_(state[key].to(target.dtype))
+
+
+def load_network(path: str | os.PathLike[str]) -> tuple[YoloWorldNet, LoadedCheckpoint]:
+    """Build the network a weights file describes and load it strictly (eval mode, unfused)."""
+    loaded = read_checkpoint(path)
+    net = YoloWorldNet(loaded.config).eval()
+    load_state_dict_strict(net, loaded.state_dict, source=str(path))
+    net.requires_grad_(False)
+    return net, loaded
+
+
+def save_safetensors(net: YoloWorldNet, path: str | os.PathLike[str]) -> Path:
+    """Write the (unfused) network's weights with its architecture as metadata."""
+    from safetensors.torch import save_file
+
+    if net.fused:
+        raise CheckpointError('save the network before fusing it')
+    path = Path(path)
+    state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
+    save_file(state, str(path), metadata={CONFIG_METADATA_KEY: net.config.to_json()})
+    return path
