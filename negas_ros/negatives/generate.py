@@ -95,7 +95,7 @@ def generate_llm(
         try:
             answer = client.ask(label, id_labels, ask)
         except LLMError as error:
-            if 'HTTP 4' in str(error):
+            if error.refused:
                 raise  # refused (bad key, model or URL): every label would fail alike
             _LOG.error('%s', error)
             failed.append(label)
@@ -104,6 +104,7 @@ def generate_llm(
         if not answer.complete:
             incomplete.append(label)
         proposals += [(item, label, None) for item in answer.items]
+    _LOG.info('%d of %d answers from the cache', cached, len(id_labels))
     if failed:
         raise LLMError(
             f'no usable answer for {len(failed)} ID label(s): {", ".join(failed)}; the other '
@@ -127,11 +128,8 @@ def generate_llm(
                 'temperature': client.temperature,
                 **_filter_parameters(nfilter),
             },
-            'answers': {
-                'from_cache': cached,
-                'asked': len(id_labels) - cached,
-                'incomplete': incomplete,
-            },
+            # Not how many came from the cache: a rerun from the cache writes the same bytes.
+            'incomplete_answers': incomplete,
         }
     )
     return GenerationResult(id_labels, by_id, decisions, provenance)

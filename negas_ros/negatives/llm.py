@@ -76,8 +76,16 @@ def build_messages(label: str, id_labels: Sequence[str], count: int) -> list[dic
     ]
 
 
-class LLMError(RuntimeError):
-    """The endpoint could not give a usable answer within the retry budget, or refused."""
+class LLMError(OSError):
+    """The endpoint could not give a usable answer within the retry budget, or refused.
+
+    refused: the server answered with a 4xx other than 408/429 (bad URL, model or key), which
+    every further request would get too.
+    """
+
+    def __init__(self, message: str, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 _FENCE = re.compile(r'```(?:json|JSON)?\s*(.*?)(?:```|$)', re.DOTALL)
@@ -320,7 +328,9 @@ class LLMClient:
                 raise _RetryableError(
                     f'HTTP {error.code}', _retry_after(error.headers.get('Retry-After'))
                 ) from None
-            raise LLMError(f'HTTP {error.code} from {redact_url(self.url)}: {detail}') from None
+            raise LLMError(
+                f'HTTP {error.code} from {redact_url(self.url)}: {detail}', refused=True
+            ) from None
         except TimeoutError as error:
             raise _RetryableError(f'timeout after {self.timeout} s ({error})') from None
         except urllib.error.URLError as error:
