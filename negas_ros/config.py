@@ -56,7 +56,7 @@ _SCORE_CHOICES = tuple(SCORE_METHODS)
 
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('backend', 'grounding_dino', 'Detector backend.', read_only=True,
-              choices=('grounding_dino',)),
+              choices=('grounding_dino', 'yolo_world')),
     ParamSpec('model', 'IDEA-Research/grounding-dino-tiny',
               'Checkpoint: a hub id or a local directory.', read_only=True),
     ParamSpec('device', 'cpu', "Torch device: 'cpu' or 'cuda:N'.", read_only=True),

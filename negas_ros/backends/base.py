@@ -81,4 +81,7 @@ def create_backend(name: str, spec: BackendSpec) -> DetectorBackend:
 
 def _load_builtin() -> None:
     # Importing the module registers it; the module itself imports torch only when building.
-    from negas_ros.backends import grounding_dino  # noqa: F401
+    from negas_ros.backends import (
+        grounding_dino,  # noqa: F401
+        yolo_world,  # noqa: F401
+    )

@@ -28,6 +28,7 @@ trainer attached) are ignored and reported. ``num_batches_tracked`` may be absen
 
 from __future__ import annotations
 
+import _compat_pickle
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -178,6 +179,12 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self.stubbed: set[str] = set()
 
     def find_class(self, module: str, name: str) -> Any:
+        # Protocol-2 pickles (torch.save's default) use Python 2 names such as __builtin__.set;
+        # the stock find_class translates them, ours must too.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         key = (module, name)
         if key in _FUNCTIONS:
             return _FUNCTIONS[key]

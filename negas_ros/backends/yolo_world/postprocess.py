@@ -179,8 +179,9 @@ def select_detections(
     candidates = torch.nonzero(scores >= box_threshold).flatten()
     if candidates.numel() == 0:
         return candidates
+    # Rank by logit, not by sigmoid: float32 sigmoids tie where logits still differ.
     kept = batched_nms(
-        boxes[candidates], scores[candidates], best_class[candidates], iou_threshold, max_det
+        boxes[candidates], best_logit[candidates], best_class[candidates], iou_threshold, max_det
     )
     return candidates[kept]
 
