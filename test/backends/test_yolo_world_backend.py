@@ -117,8 +117,8 @@ def test_infer_contract(backend: YoloWorldBackend, height: int, width: int) -> N
     assert raw.boxes_xyxy.dtype == raw.id_logits.dtype == raw.neg_logits.dtype == np.float32
     assert raw.id_logits.shape == (len(raw), 3) and raw.neg_logits.shape == (len(raw), 4)
     b = raw.boxes_xyxy
-    assert np.all(b[:, 0] >= 0) and np.all(b[:, 2] <= width) and np.all(b[:, 0] <= b[:, 2])
-    assert np.all(b[:, 1] >= 0) and np.all(b[:, 3] <= height) and np.all(b[:, 1] <= b[:, 3])
+    assert np.all(b[:, 0] >= 0) and np.all(b[:, 2] <= width) and np.all(b[:, 0] < b[:, 2])
+    assert np.all(b[:, 1] >= 0) and np.all(b[:, 3] <= height) and np.all(b[:, 1] < b[:, 3])
     best = raw.id_logits.max(1)
     assert np.all(np.diff(best) <= 0)  # best first
     assert set(backend.last_timings) == {'preprocess', 'model', 'postprocess', 'total'}

@@ -353,9 +353,10 @@ class YoloWorldBackend:
 
         image_rgb: (H, W, 3) uint8 RGB. box_threshold in [0, 1].
         Returns RawDetections, best ID score first: boxes (N, 4) float32 source-pixel xyxy
-        clipped to [0, W] x [0, H]; id_logits (N, K), neg_logits (N, M) float32 pre-sigmoid in
-        set_labels order; N <= max_det boxes whose best ID sigmoid >= box_threshold, after
-        class-aware NMS on the ID labels. Raises ValueError for a bad image or threshold,
+        clipped to [0, W] x [0, H], never empty (boxes wholly in the letterbox padding are
+        dropped); id_logits (N, K), neg_logits (N, M) float32 pre-sigmoid in set_labels order;
+        N <= max_det boxes whose best ID sigmoid >= box_threshold, after class-aware NMS on the
+        ID labels. Raises ValueError for a bad image or threshold,
         RuntimeError before set_labels.
         """
         import torch
@@ -398,6 +399,11 @@ class YoloWorldBackend:
                     id_logits[keep].float().cpu().numpy(),
                     neg.float().cpu().numpy(),
                 )
+                # A box lying wholly in the letterbox padding clips to nothing: not an object.
+                b = raw.boxes_xyxy
+                inside = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+                if not inside.all():
+                    raw = raw.select(inside)
             end = time.perf_counter()
             self.last_timings = {
                 'preprocess': t_pre - start,
