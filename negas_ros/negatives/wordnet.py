@@ -3,8 +3,9 @@
 Reads ``data.noun``, ``index.noun`` and ``noun.exc`` from a WordNet dictionary directory such as
 the one Debian's ``wordnet-base`` installs (``/usr/share/wordnet``). Why not NLTK's
 ``WordNetCorpusReader``: over that directory it fails (the Debian package ships no
-``lexnames`` file, and NLTK >= 3.9 refuses directories outside its data path and symlinks out
-of its root), and it parses all four parts of speech where the miner needs only nouns. The
+``lexnames`` file, NLTK >= 3.9 refuses directories outside its data path and symlinks out of
+its root, and NLTK 3.10 then wants its own downloaded 'wordnet' corpus to map versions), and it
+parses all four parts of speech where the miner needs only nouns. The
 lemma lookup (:meth:`WordNet.morphy`), the sense order and :meth:`WordNet.wup_similarity`
 follow NLTK's definitions; ``test_wordnet_reader.py`` checks them against NLTK on a copy of
 the files.
@@ -289,9 +290,10 @@ class WordNet:
         return tuple(senses)
 
     def name(self, offset: int) -> str:
-        """NLTK's name of a synset: first lemma, 'n', its sense number ('car.n.01')."""
-        lemma = self._synsets[offset].lemmas[0]
-        senses = self._index.get(lemma.lower(), ())
+        """NLTK's name of a synset: first lemma in lower case, 'n', its sense number
+        ('car.n.01')."""
+        lemma = self._synsets[offset].lemmas[0].lower()
+        senses = self._index.get(lemma, ())
         number = senses.index(offset) + 1 if offset in senses else 1
         return f'{lemma.replace(" ", "_")}.n.{number:02d}'
 
@@ -377,13 +379,21 @@ class WordNet:
         """Wu-Palmer similarity in (0, 1], as NLTK computes it for nouns.
 
         With s = :meth:`lowest_common_hypernym` and depth = max_depth(s) + 1, the result is
-        2 * depth / (d_a + d_b + 2 * depth), d_x the shortest hypernym path from x up to s.
+        2 * depth / (d_a + d_b + 2 * depth), d_x the shortest path from x to s in the hypernym
+        graph (NLTK's shortest_path_distance).
         1.0 only for a == b.
         """
         subsumer = self.lowest_common_hypernym(a, b)
         depth = self.max_depth(subsumer) + 1
+        return (
+            2.0 * depth / (self._distance(a, subsumer) + self._distance(b, subsumer) + 2 * depth)
+        )
+
+    def _distance(self, a: int, b: int) -> int:
+        """NLTK's shortest_path_distance: fewest edges from a up to a common hypernym and down
+        to b (with several hypernym paths this can beat the straight path up to b)."""
         up_a, up_b = self._up_distances(a), self._up_distances(b)
-        return 2.0 * depth / (up_a[subsumer] + up_b[subsumer] + 2 * depth)
+        return min(up_a[s] + up_b[s] for s in up_a.keys() & up_b.keys())
 
     def hypernym_chain(self, offset: int) -> list[int]:
         """One shortest hypernym path from the synset up to entity (for explanations)."""
