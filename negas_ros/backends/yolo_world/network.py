@@ -374,6 +374,12 @@ class HeadOutput:
     biases: torch.Tensor
     head_negs: torch.Tensor
 
+    def neg_logits_all(self) -> torch.Tensor:
+        """(B, A, M) negative logits of every anchor of every image (what export emits)."""
+        embeds = torch.cat(self.embeds, 2)  # (B, E, A)
+        logits = torch.matmul(self.head_negs, embeds) * self.scales + self.biases  # (B, M, A)
+        return logits.transpose(1, 2)
+
     def neg_logits(self, batch: int, anchors: torch.Tensor | None = None) -> torch.Tensor:
         """Negative logits of image ``batch``: (n, M) for the anchor indices (n,), or (A, M).
 
