@@ -15,9 +15,11 @@ non-visual or malformed ones, and says why (:class:`Decision`). The rules, first
    candidate is a sense of an ID label, a kind of one (transitively), a class above one
    (transitively), or a part of one or of one of its hypernyms (part meronyms, with everything
    below them). Every sense of both words counts (a detector reads words, not senses), with
-   one exception: for kinds and parts, a sense that names a person counts only when it is a
-   frequent one (:meth:`WordNet.frequent_senses`), because many animal and object words have
-   a rare figurative person sense ('pig', 'cow', 'doll') that no detector reads into them.
+   two exceptions that use frequent senses (:meth:`WordNet.frequent_senses`): for kinds,
+   a candidate sense that names a person counts only when frequent, because many animal and
+   object words have a rare figurative person sense ('pig', 'cow', 'doll') that no detector
+   reads into them; parts are taken only of frequent senses of the ID label, since its rare
+   senses bring in absurd parts ('bollard' is part of the 'car' of an airship).
    An ID label WordNet does not know ('traffic sign') is checked as its head noun ('sign'),
    with every sense of that; the same for a candidate.
    ``person``: when an ID label names a kind of person (pedestrian, rider), every person word
@@ -146,7 +148,7 @@ class NegativeFilter:
             self._id_keys.setdefault(base, label)
         for word in _content_words(key):
             self._id_words.setdefault(word, label)
-        senses, head = self._senses(key)
+        senses, head = self._senses(key, label.lower())
         if head is not None:
             self.id_fallback[label] = head
         self.id_senses[label] = senses
@@ -159,7 +161,11 @@ class NegativeFilter:
             relations.append(('hyponym', sense, self.wordnet.descendants(sense)))
         for sense in senses:
             relations.append(('hypernym', sense, self.wordnet.ancestors(sense)))
-        for sense in senses:
+        # Parts only of the label's frequent senses ('car' as an automobile, not as the
+        # gondola of an airship, whose parts include 'bollard').
+        words = [head] if head is not None else [label.lower(), key]
+        frequent = {s for w in words for s in self.wordnet.frequent_senses(w)}
+        for sense in (s for s in senses if s in frequent):
             for whole in (sense, *self.wordnet.ancestors(sense)):
                 for part in self.wordnet.synset(whole).part_meronyms:
                     relations.append(('part', sense, [part, *self.wordnet.descendants(part)]))
@@ -169,9 +175,10 @@ class NegativeFilter:
                 if not any(r.kind == kind and r.id_label == label for r in found):
                     found.append(_Relation(kind, label, sense))
 
-    def _senses(self, key: str) -> tuple[tuple[int, ...], str | None]:
-        """WordNet senses of a label, or of its head noun when WordNet lacks the phrase."""
-        senses = self.wordnet.lookup(key)
+    def _senses(self, key: str, text: str) -> tuple[tuple[int, ...], str | None]:
+        """WordNet senses of a label (its text and its comparison key: 'scissors' is a WordNet
+        lemma, its key 'scissor' is not), or of its head noun when WordNet lacks the phrase."""
+        senses = tuple(dict.fromkeys(self.wordnet.lookup(text) + self.wordnet.lookup(key)))
         words = key.split()
         if senses or len(words) < 2:
             return senses, None
@@ -202,13 +209,24 @@ class NegativeFilter:
         )
         if match is not None:
             return drop('id-label', f'the same label as ID label {match!r}')
-        senses, head = self._senses(key)
-        frequent = self.wordnet.frequent_senses(head if head is not None else key)
+        senses, head = self._senses(key, label)
+        frequent = tuple(
+            dict.fromkeys(
+                self.wordnet.frequent_senses(head)
+                if head is not None
+                else self.wordnet.frequent_senses(label) + self.wordnet.frequent_senses(key)
+            )
+        )
         via = f' (checked as its head noun {head!r})' if head is not None else ''
         # The most telling relation is reported when several hold.
-        counted = [s for s in senses if s in frequent or not self._is_person(s)]
-        for kind in ('synonym', 'hyponym', 'hypernym', 'part'):
-            for sense in senses if kind in ('synonym', 'hypernym') else counted:
+        counted = {
+            'synonym': senses,
+            'hyponym': [s for s in senses if s in frequent or not self._is_person(s)],
+            'hypernym': senses,
+            'part': senses,
+        }
+        for kind, checked in counted.items():
+            for sense in checked:
                 for relation in self._relations.get(sense, ()):
                     if relation.kind == kind:
                         return drop(kind, self._relation_detail(relation, sense) + via)
@@ -237,7 +255,13 @@ class NegativeFilter:
                     source,
                 )
             return drop('unknown', 'not in WordNet, so its relations cannot be checked')
-        if not any(self.wordnet.is_physical(s) for s in senses):
+        words = key.split()
+        if not any(self.wordnet.is_physical(s) for s in senses) and not (
+            # WordNet files some visible things only as signals ('traffic light'): the head
+            # noun ('light') decides then.
+            len(words) > 1
+            and any(self.wordnet.is_physical(s) for s in self.wordnet.lookup(words[-1]))
+        ):
             names = ', '.join(self.wordnet.name(s) for s in senses[:3])
             return drop('non-visual', f'no physical sense ({names}){via}')
         return Decision(candidate, label, KEPT, f'no relation to an ID label{via}', source)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+import shlex
 import shutil
 
 import numpy as np
@@ -243,6 +244,13 @@ def test_filter_select_dedupes_and_fills_quotas(wordnet: WordNet) -> None:
         'kept',
         'hyponym',
     ]
+
+
+def test_plural_lemma_id_label_keeps_its_senses(wordnet: WordNet) -> None:
+    nfilter = NegativeFilter(('scissors',), wordnet)  # comparison key 'scissor' is no lemma
+    assert nfilter.id_senses['scissors']
+    assert nfilter.check('pair of scissors').reason == 'synonym'
+    assert nfilter.check('shears').reason == 'hyponym'
 
 
 def test_unknown_candidates_kept_or_dropped(wordnet: WordNet) -> None:
@@ -501,3 +509,26 @@ def test_cli_wordnet_with_encoder(tmp_path: Path, wordnet: WordNet) -> None:
     _assert_clean(labels.negative_labels, labels.id_labels, wordnet)
     provenance = yaml.safe_load(out.read_text())['provenance']
     assert provenance['ranking'].startswith('cosine of bert ')
+
+
+# --- the committed generated lists -----------------------------------------------------------
+
+
+@pytest.mark.parametrize('name', ['voc', 'bdd100k', 'coco'])
+def test_generated_lists_load_clean_and_match_their_command(
+    name: str, tmp_path: Path, wordnet: WordNet
+) -> None:
+    """config/labels/generated/<name>.yaml loads, passes the filter, has the ID labels of
+    config/labels/<name>.yaml, and its recorded command regenerates the same negatives."""
+    path = REPO / 'config' / 'labels' / 'generated' / f'{name}.yaml'
+    labels = load_labels(path)
+    assert labels.id_labels == read_id_labels(REPO / 'config' / 'labels' / f'{name}.yaml').labels
+    _assert_clean(labels.negative_labels, labels.id_labels, wordnet)
+    command = shlex.split(yaml.safe_load(path.read_text())['provenance']['command'])
+    assert command[:3] == ['negas-ros', 'negatives', 'generate']
+    out = tmp_path / 'again.yaml'
+    argv = command[1:]
+    argv[argv.index('--out') + 1] = str(out)
+    argv[argv.index('--id-labels') + 1] = str(REPO / argv[argv.index('--id-labels') + 1])
+    assert main(argv) == 0
+    assert load_labels(out).negative_labels == labels.negative_labels
