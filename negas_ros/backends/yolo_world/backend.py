@@ -268,11 +268,10 @@ class YoloWorldBackend:
         **card_options: Any,
     ) -> YoloWorldBackend:
         """A backend around a network in memory (card_options: ModelCard fields)."""
-        card = _card_from_mapping(
-            {'weights': '<memory>', 'text_model': embedder.text_model, **card_options}, Path('/')
-        )
-        if embedder.table is not None and 'text_embeddings' not in card_options:
-            card = replace(card, text_embeddings=Path('<memory>'))
+        base: dict[str, Any] = {'weights': '<memory>', 'text_model': embedder.text_model}
+        if embedder.table is not None:
+            base['text_embeddings'] = '<memory>'
+        card = _card_from_mapping({**base, **card_options}, Path('/'))
         return cls(net, embedder, card, device, half)
 
     # ----------------------------------------------------------------------- labels

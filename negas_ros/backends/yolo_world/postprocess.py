@@ -10,9 +10,9 @@ Letterbox (as the YOLO models were trained)
 
 Selection (the detector's confidence filter and NMS, on ID labels only)
     Score of an anchor = max over ID labels of sigmoid(logit); anchors with score >=
-    box_threshold are kept, then greedy NMS per ID class (the class of the best ID label) at
-    ``iou_threshold``, best first, at most ``max_det`` boxes. Negative labels take no part, so
-    they can neither suppress nor create ID boxes.
+    box_threshold are kept (the best 3000 at most), then greedy NMS per ID class (the class of
+    the best ID label) at ``iou_threshold``, best first, at most ``max_det`` boxes. Negative
+    labels take no part, so they can neither suppress nor create ID boxes.
 """
 
 from __future__ import annotations
@@ -28,14 +28,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     'LETTERBOX_PAD',
+    'MAX_NMS_CANDIDATES',
     'Letterbox',
     'batched_nms',
-    'box_iou_one_to_many',
     'letterbox',
     'select_detections',
 ]
 
 LETTERBOX_PAD = 114
+MAX_NMS_CANDIDATES = 3000  # best-scoring candidates entering NMS (bounds its N x N matrix)
+_NMS_BLOCK = 1024
 
 
 @dataclass(frozen=True)
@@ -110,20 +112,6 @@ def letterbox(
     return out, plan
 
 
-def box_iou_one_to_many(box: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-    """IoU of one xyxy box (4,) with boxes (N, 4) -> (N,); 0 where the union is empty."""
-    import torch
-
-    lt = torch.maximum(box[:2], boxes[:, :2])
-    rb = torch.minimum(box[2:], boxes[:, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[:, 0] * wh[:, 1]
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
-
-
 def batched_nms(
     boxes: torch.Tensor,
     scores: torch.Tensor,
@@ -136,29 +124,44 @@ def batched_nms(
     boxes (N, 4) xyxy, scores (N,), classes (N,) integer. A box is dropped when its IoU with
     a kept box of the same class is > iou_threshold. Boxes of different classes never interact
     (each class is shifted to its own region, as torchvision's batched_nms does). Ties keep the
-    lower index first (stable sort). Stops after ``max_det`` kept boxes: the loop runs once per
-    kept box, never per candidate.
+    lower index first (stable sort). Stops after ``max_det`` kept boxes.
+
+    The IoU matrix is computed once (in row blocks, on the boxes' device) and thresholded to a
+    boolean matrix; the greedy pass then ORs one row per kept box. Callers bound N (the
+    confidence filter and ``MAX_NMS_CANDIDATES``): N = 3000 needs a 9 MB boolean matrix.
     """
     import torch
 
-    if boxes.shape[0] == 0:
+    n = boxes.shape[0]
+    if n == 0:
         return torch.zeros(0, dtype=torch.long, device=boxes.device)
     boxes = boxes.float()
     span = (boxes.max() - boxes.min()).clamp(min=0) + 1
     shifted = boxes + (classes.to(boxes.dtype) * span)[:, None]
     order = torch.sort(scores.float(), descending=True, stable=True).indices
-    remaining = order
-    keep: list[torch.Tensor] = []
-    limit = boxes.shape[0] if max_det is None else max_det
-    while remaining.numel() and len(keep) < limit:
-        best = remaining[0]
-        keep.append(best)
-        rest = remaining[1:]
-        if rest.numel() == 0:
+    shifted = shifted[order]
+    areas = (shifted[:, 2] - shifted[:, 0]) * (shifted[:, 3] - shifted[:, 1])
+    over = np.empty((n, n), np.bool_)
+    for start in range(0, n, _NMS_BLOCK):
+        rows = shifted[start : start + _NMS_BLOCK]
+        lt = torch.maximum(rows[:, None, :2], shifted[None, :, :2])
+        rb = torch.minimum(rows[:, None, 2:], shifted[None, :, 2:])
+        wh = (rb - lt).clamp(min=0)
+        inter = wh[..., 0] * wh[..., 1]
+        union = areas[start : start + _NMS_BLOCK, None] + areas[None, :] - inter
+        # IoU > t  <=>  inter > t * union (union > 0); an empty union never suppresses.
+        over[start : start + rows.shape[0]] = (inter > iou_threshold * union).cpu().numpy()
+    removed = np.zeros(n, np.bool_)
+    keep: list[int] = []
+    limit = n if max_det is None else max_det
+    for i in range(n):
+        if removed[i]:
+            continue
+        keep.append(i)
+        if len(keep) >= limit:
             break
-        iou = box_iou_one_to_many(shifted[best], shifted[rest])
-        remaining = rest[iou <= iou_threshold]
-    return torch.stack(keep)
+        removed |= over[i]
+    return order[torch.as_tensor(keep, dtype=torch.long, device=order.device)]
 
 
 def select_detections(
@@ -170,6 +173,8 @@ def select_detections(
 ) -> torch.Tensor:
     """Anchors reported for one image: confidence filter + class-aware NMS on ID labels.
 
+    At most MAX_NMS_CANDIDATES best candidates enter NMS (as ultralytics caps its NMS input).
+
     boxes (A, 4) xyxy, id_logits (A, K). Returns anchor indices (n,), best ID score first.
     """
     import torch
@@ -179,6 +184,9 @@ def select_detections(
     candidates = torch.nonzero(scores >= box_threshold).flatten()
     if candidates.numel() == 0:
         return candidates
+    if candidates.numel() > MAX_NMS_CANDIDATES:
+        top = torch.topk(best_logit[candidates], MAX_NMS_CANDIDATES).indices
+        candidates = candidates[torch.sort(top).values]
     # Rank by logit, not by sigmoid: float32 sigmoids tie where logits still differ.
     kept = batched_nms(
         boxes[candidates], best_logit[candidates], best_class[candidates], iou_threshold, max_det
