@@ -357,12 +357,14 @@ def test_debug_image_is_published_in_source_size_while_subscribed(detector: Any)
     sub = client.create_subscription(Image, '/e2e/debug_image', received.append, 10)
     try:
         assert wait_for(lambda: client.count_publishers('/e2e/debug_image') > 0, 10.0)
+        def debug_for(sec: int) -> list[Image]:
+            return [m for m in received if m.header.stamp.sec == sec]
+
         for _ in range(5):
             header, _msg = client.send_and_wait(_frame(6, 333, 211))
-            if wait_for(lambda: any(m.header.stamp.sec == header.stamp.sec for m in received),
-                        3.0):
+            if wait_for(lambda sec=header.stamp.sec: bool(debug_for(sec)), 3.0):
                 break
-        debug = next(m for m in received if m.header.stamp.sec == header.stamp.sec)
+        debug = debug_for(header.stamp.sec)[0]
         assert (debug.width, debug.height, debug.encoding) == (333, 211, 'bgr8')
         assert debug.header.frame_id == header.frame_id
     finally:
