@@ -127,7 +127,7 @@ def sample_camera(width: int, height: int, rng: Rng) -> Camera:
     return Camera(width, height, focal=width * float(rng.uniform(0.8, 1.0)),
                   cx=width * float(rng.uniform(0.42, 0.58)),
                   horizon=height * float(rng.uniform(0.36, 0.48)),
-                  cam_height=float(rng.uniform(1.2, 1.7)))
+                  cam_height=float(rng.uniform(0.8, 1.7)))  # robot to car height
 
 
 def sample_street(rng: Rng) -> Street:

@@ -9,7 +9,7 @@ labelled), and the final instance map gives each object's visible pixels and its
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 from typing import Any
 import zlib
@@ -188,13 +188,15 @@ class World:
         cond = sample_conditions(scene_rng)
         while cond.timeofday != 'daytime' or cond.weather in ('rainy', 'foggy'):
             cond = sample_conditions(scene_rng)
-        background, glow, shadows = paint_background(camera, street, cond, scene_rng,
-                                                     self._bank)
-        # Measure this instance first (same draws at a reference scale), then frame it.
+        # Measure this instance first (same draws at a reference scale), then frame it; small
+        # things are seen from a low, robot-height camera so that they can fill the view.
         probe_rng = np.random.Generator(np.random.PCG64())
         probe_rng.bit_generator.state = layout_rng.bit_generator.state
         probe = paint(category, probe_rng, 100.0, self._bank)
         h_m, w_m = probe.mask.shape[0] / 100.0, probe.mask.shape[1] / 100.0
+        camera = replace(camera, cam_height=min(camera.cam_height, max(0.45, 0.8 * h_m)))
+        background, glow, shadows = paint_background(camera, street, cond, scene_rng,
+                                                     self._bank)
         z = max(camera.focal * h_m / (0.7 * height), camera.focal * w_m / (0.85 * width),
                 camera.focal * camera.cam_height / (0.95 * height - camera.horizon))
         if h_m > camera.cam_height:  # keep the top in the frame
