@@ -19,7 +19,7 @@ shared-memory profile (``config/fastdds_shm.xml``, set by scripts/env.sh and the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 import importlib
 import logging
@@ -40,7 +40,8 @@ class PlayOptions:
     (None: no clock). loop: start over at the end until interrupted. remap: bag topic ->
     published topic. topics: only these bag topics (empty: all). start_offset_s: skip the first
     seconds of the bag. wait_for_subscribers_s: before playing, wait up to this long until some
-    publisher has a subscriber (0: do not wait). reliability: 'auto' (recorded, else reliable),
+    publisher has a subscriber and every publisher has matched the subscriptions the graph
+    shows on its topic (0: do not wait). reliability: 'auto' (recorded, else reliable),
     'reliable' or 'best_effort'. max_loops: stop after this many passes with loop (None: no
     limit)."""
 
@@ -92,6 +93,39 @@ def _qos(connection: Any, reliability: str) -> Any:
         durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
 
 
+def _wait_for_subscribers(node: Any, publishers: Sequence[Any], timeout_s: float,
+                          should_stop: Callable[[], bool]) -> bool:
+    """Wait until some publisher has a subscriber and every publisher is matched with all the
+    subscriptions the graph shows on its topic; False when nothing matched in time."""
+    deadline = time.monotonic() + timeout_s
+
+    def settled() -> bool:
+        matched = [p.get_subscription_count() for p in publishers]
+        in_graph = [node.count_subscribers(p.topic_name) for p in publishers]
+        return any(matched) and all(m >= g for m, g in zip(matched, in_graph, strict=True))
+
+    while not settled() and time.monotonic() < deadline and not should_stop():
+        time.sleep(0.05)
+    if not any(p.get_subscription_count() for p in publishers):
+        return False
+    # Matching is two-sided: a best-effort reader drops samples of a writer it has not matched
+    # yet, even when the writer already counts it. Give the reader side a moment.
+    time.sleep(0.5)
+    return True
+
+
+def _drain(publishers: Iterable[Any], timeout_s: float = 2.0) -> None:
+    """Let the last messages leave before the publishers are destroyed (DDS sends
+    asynchronously: destroying a writer right after publishing can lose the last sample)."""
+    from rclpy.duration import Duration
+
+    deadline = time.monotonic() + timeout_s
+    for publisher in publishers:
+        left = max(deadline - time.monotonic(), 0.0)
+        publisher.wait_for_all_acked(Duration(nanoseconds=round(left * 1e9)))
+    time.sleep(0.3)  # best-effort readers send no acknowledgements to wait for
+
+
 def play_bag(bag: Path, options: PlayOptions, progress: bool = True,
              should_stop: Callable[[], bool] = lambda: False) -> int:
     """Play ``bag`` (see the module doc); returns the number of messages published.
@@ -132,15 +166,11 @@ def play_bag(bag: Path, options: PlayOptions, progress: bool = True,
             if options.clock_hz is not None else None)
 
         if options.wait_for_subscribers_s > 0:
-            deadline = time.monotonic() + options.wait_for_subscribers_s
-            while (not any(p.get_subscription_count() for p in by_topic.values())
-                   and time.monotonic() < deadline and not should_stop()):
-                time.sleep(0.05)
-            if not any(p.get_subscription_count() for p in by_topic.values()):
-                _log.warning('no subscriber after %.1f s; playing anyway',
+            everything = [*by_topic.values(), *([clock_pub] if clock_pub else [])]
+            if not _wait_for_subscribers(node, everything, options.wait_for_subscribers_s,
+                                         should_stop):
+                _log.warning('no subscriber matched after %.1f s; playing anyway',
                              options.wait_for_subscribers_s)
-            else:
-                time.sleep(0.2)  # let the other endpoints of the match settle too
 
         first_ns = reader.start_time + round(options.start_offset_s * 1e9)
         total = sum(c.msgcount for c in connections)
@@ -170,7 +200,8 @@ def play_bag(bag: Path, options: PlayOptions, progress: bool = True,
                         now = time.monotonic()
                         if clock_period is not None and now >= next_clock:
                             elapsed_bag = (now - wall_start) * options.rate
-                            publish_clock(first_ns + round(elapsed_bag * 1e9))
+                            # Never ahead of the message about to go out: time only grows.
+                            publish_clock(min(first_ns + round(elapsed_bag * 1e9), log_ns))
                             next_clock = now + clock_period
                         if now >= due:
                             break
@@ -182,6 +213,7 @@ def play_bag(bag: Path, options: PlayOptions, progress: bool = True,
                     bar.update(1)
                 if not options.loop or (options.max_loops is not None
                                         and passes >= options.max_loops):
+                    _drain(by_topic.values())
                     return published
     finally:
         node.destroy_node()
