@@ -401,19 +401,20 @@ def test_timings_recorded(backend: GroundingDinoBackend) -> None:
     t = backend.last_timings
     assert set(t) == {'preprocess', 'model', 'postprocess', 'total'}
     assert all(v >= 0 for v in t.values())
-    assert t['total'] < 1.0  # the tiny model is well under a second on CPU
+    # Stages are consecutive slices of the same call (no wall-clock limits: timed asserts flake).
+    stages = t['preprocess'] + t['model'] + t['postprocess']
+    assert stages <= t['total'] + 1e-6
+    assert t['model'] > 0
 
 
 def test_preprocess_matches_transformers_processor(
     tiny_gdino_dir: Path, backend: GroundingDinoBackend
 ) -> None:
-    try:
-        from transformers import AutoImageProcessor
+    # Pillow comes with matplotlib (requirements/ml.txt), so the reference processor loads.
+    from transformers import AutoImageProcessor
 
-        loader: Any = AutoImageProcessor
-        processor = loader.from_pretrained(str(tiny_gdino_dir))
-    except ImportError:
-        pytest.skip('the transformers image processor needs torchvision or Pillow')
+    loader: Any = AutoImageProcessor
+    processor = loader.from_pretrained(str(tiny_gdino_dir))
     image = _image()
     expected = processor(images=image, return_tensors='pt')['pixel_values'].numpy()
     got = backend._preprocess(image).numpy()
