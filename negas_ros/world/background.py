@@ -78,15 +78,12 @@ class Street:
     sidewalk: float
     scene: str  # det_20 scene attribute: 'city street' or 'residential'
 
-    def zone_x(self, zone: str, rng: Rng) -> float:
-        """A random X inside ``zone`` ('road', 'sidewalk', 'any')."""
-        if zone == 'any':
-            zone = 'road' if rng.random() < 0.5 else 'sidewalk'
-        if zone == 'road':
-            return self.centre + float(rng.uniform(-1, 1)) * (self.half_width - 0.3)
-        side = 1.0 if rng.random() < 0.5 else -1.0
-        offset = float(rng.uniform(0.3, self.sidewalk - 0.3))
-        return self.centre + side * (self.half_width + offset)
+    def zone_intervals(self, zone: str) -> list[tuple[float, float]]:
+        """X intervals of ``zone`` ('road', 'sidewalk' or 'any'), 0.3 m in from its edges."""
+        c, hw, sw = self.centre, self.half_width, self.sidewalk
+        road = [(c - hw + 0.3, c + hw - 0.3)]
+        sidewalks = [(c - hw - sw + 0.3, c - hw - 0.3), (c + hw + 0.3, c + hw + sw - 0.3)]
+        return {'road': road, 'sidewalk': sidewalks}.get(zone, road + sidewalks)
 
     @property
     def walls(self) -> tuple[float, float]:
@@ -280,7 +277,9 @@ def _flat_clutter(img: RgbImage, camera: Camera, street: Street, rng: Rng) -> No
     for _ in range(int(rng.integers(1, 6))):
         kind = int(rng.integers(4))
         z = float(rng.uniform(4, 40))
-        x = street.zone_x('road' if kind < 3 else 'sidewalk', rng)
+        spans = street.zone_intervals('road' if kind < 3 else 'sidewalk')
+        a, b = spans[int(rng.integers(len(spans)))]
+        x = float(rng.uniform(a, b))
         cx, cy = camera.project(x, 0.0, z)
         ppm = camera.ppm(z)
         if not (-50 < cx < camera.width + 50):

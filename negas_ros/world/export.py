@@ -167,11 +167,14 @@ def _indexed_png(palette: RgbImage, indices: npt.NDArray[np.uint8]) -> bytes:
 
 
 def preview_sheet(world: World, *, cell: int = 160, render_scale: int = 2,
-                  scenes_per_split: int = 3, splits: Sequence[str] | None = None,
-                  columns: int = 6) -> RgbImage:
-    """A contact sheet: one instance per category (ID categories next to their near-OOD
-    twins; unseen categories marked ``*``), then ``scenes_per_split`` scenes per split with
-    boxes and category names. Boxes are green for ID, orange for near-OOD, blue for far-OOD.
+                  scenes_per_split: int = 2, splits: Sequence[str] | None = None,
+                  columns: int = 6, scene_columns: int = 4) -> RgbImage:
+    """A contact sheet, ``columns * cell`` pixels wide: one instance per category (ID
+    categories next to their near-OOD twins; unseen categories marked ``*``), then
+    ``scenes_per_split`` scenes of every split in ``splits`` (default: all), ``scene_columns``
+    tiles a row, each captioned with its split. Boxes are green for ID, orange for near-OOD,
+    blue for far-OOD, with the category name (and for a near-OOD category in the first part,
+    ``~twin``).
 
     Everything is rendered at ``render_scale`` x the shown size and shrunk (area average), which
     keeps small objects legible.
@@ -179,25 +182,37 @@ def preview_sheet(world: World, *, cell: int = 160, render_scale: int = 2,
     splits = list(SPLITS) if splits is None else list(splits)
     for split in splits:
         if split not in SPLITS:
-            raise ValueError(f'unknown split {split!r}')
+            raise ValueError(f'unknown split {split!r}; known: {", ".join(SPLITS)}')
     width = columns * cell
-    parts: list[RgbImage] = [_title_bar(width, 'negas_ros.world: categories (ID | near-OOD '
-                                               'twins | far-OOD; * = unseen in pretraining)')]
+    parts: list[RgbImage] = [_title_bar(width, 'negas_ros.world categories: ID | near-OOD twins'
+                                               ' (~ID twin) | far-OOD; * = unseen in pretraining')]
     for row in PREVIEW_ROWS:
         strip = np.full((cell, width, 3), 32, np.uint8)
         for k, name in enumerate(row[:columns]):
             scene = world.render_category(name, 0, (cell * render_scale, cell * render_scale))
             strip[:, k * cell:(k + 1) * cell] = _annotated(scene, cell, cell, tags=True)
         parts.append(strip)
-    scene_w = width // scenes_per_split
-    for split in splits:
-        parts.append(_title_bar(width, f'split {split}: {SPLITS[split].purpose}'))
-        strip = np.full((scene_w, width, 3), 32, np.uint8)
-        for k in range(scenes_per_split):
-            scene = world.render(split, k, (scene_w * render_scale, scene_w * render_scale))
-            strip[:, k * scene_w:(k + 1) * scene_w] = _annotated(scene, scene_w, scene_w)
+    parts.append(_title_bar(width, 'scenes by split (green ID, orange near-OOD, blue far-OOD)'))
+    tile = width // scene_columns
+    tiles = [_captioned(_annotated(world.render(split, k, (tile * render_scale,) * 2), tile, tile),
+                        f'{split} #{k}')
+             for split in splits for k in range(scenes_per_split)]
+    for first in range(0, len(tiles), scene_columns):
+        strip = np.full((tile, width, 3), 32, np.uint8)
+        for k, image in enumerate(tiles[first:first + scene_columns]):
+            strip[:, k * tile:(k + 1) * tile] = image
         parts.append(strip)
     return np.concatenate(parts, axis=0)
+
+
+def _captioned(image: RgbImage, text: str) -> RgbImage:
+    import cv2
+
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.38, 1)
+    cv2.rectangle(image, (0, 0), (tw + 6, th + 6), (255, 255, 255), -1)
+    cv2.putText(image, text, (3, th + 3), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1,
+                cv2.LINE_AA)
+    return image
 
 
 def _title_bar(width: int, text: str) -> RgbImage:

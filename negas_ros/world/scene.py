@@ -341,24 +341,29 @@ def _find_spot(camera: Camera, street: Street, zone: str, size_m: tuple[float, f
     intersect a placed item's; None after 40 tries.
 
     The depth comes from an apparent height drawn log-uniformly between 5% and 55% of the
-    image height, so that every category shows the same spread of pixel sizes (a hydrant is
+    image height, so that every category shows a similar spread of pixel sizes (a hydrant is
     then nearer than a bus of the same height in pixels, as perspective demands): otherwise
-    small categories would only ever be tiny and size alone would separate ID from OOD. The
-    first 20 tries keep the category's zone; later ones (unless ``strict_zone``) take any X in
-    view, since a nearby sidewalk is outside the camera's field of view.
+    small categories would only ever be tiny and size alone would separate ID from OOD. X is
+    drawn from the part of the zone in view at that depth; where none of the zone is in view
+    (a nearby sidewalk lies outside the field of view) the object stands anywhere in view
+    instead, unless ``strict_zone``, so that the zone never biases the size.
     """
     z_min, z_max = _depth_range(camera, size_m)
     half = size_m[0] / 2
-    for attempt in range(40):
+    zones = street.zone_intervals(zone)
+    for _ in range(40):
         apparent = camera.height * math.exp(float(rng.uniform(math.log(0.05), math.log(0.55))))
         z = min(max(camera.focal * size_m[1] / apparent, z_min), z_max)
-        if attempt < 20 or strict_zone:
-            x = street.zone_x(zone, rng)
-        else:
-            x = (float(rng.uniform(0, camera.width)) - camera.cx) * z / camera.focal
-        column = camera.project(x, 0.0, z)[0]
-        if not 0 <= column < camera.width:
-            continue
+        lo = -camera.cx * z / camera.focal
+        hi = (camera.width - 1 - camera.cx) * z / camera.focal
+        spans = [(max(a, lo), min(b, hi)) for a, b in zones if max(a, lo) < min(b, hi)]
+        if not spans:
+            if strict_zone:
+                continue
+            spans = [(lo, hi)]
+        lengths = np.array([b - a for a, b in spans])
+        a, b = spans[int(rng.choice(len(spans), p=lengths / lengths.sum()))]
+        x = float(rng.uniform(a, b))
         clash = False
         for other in placed:
             other_half = other.sprite.mask.shape[1] / camera.ppm(other.z) / 2

@@ -104,3 +104,23 @@ def test_lighting_weather_and_time_of_day_vary(scenes: list[Scene]) -> None:
     assert len({a['scene'] for a in attributes}) == 2
     brightness = [float(s.image.mean()) for s in scenes]
     assert max(brightness) - min(brightness) > 60
+
+
+def test_renders_match_across_processes(world: World) -> None:
+    # Nothing may depend on Python's per-process hash seed or on global random state.
+    import hashlib
+    import os
+    from pathlib import Path
+    import subprocess
+    import sys
+
+    script = ('import hashlib, sys; from negas_ros.world import World; '
+              's = World(0).render("mixed_test", 5); '
+              'print(hashlib.sha256(s.image.tobytes() + s.instance_map.tobytes()).hexdigest())')
+    env = dict(os.environ, PYTHONHASHSEED='12345')
+    root = str(Path(__file__).resolve().parents[2])
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                            cwd=root, env=env, timeout=60, check=True)
+    scene = world.render('mixed_test', 5)
+    local = hashlib.sha256(scene.image.tobytes() + scene.instance_map.tobytes()).hexdigest()
+    assert result.stdout.strip() == local
