@@ -73,13 +73,14 @@ CATEGORIES: tuple[Category, ...] = (
              'saloon, hatchback or SUV, side view: body, glass cabin, two wheels; many paint '
              'colours, glossy', 'road', (4.4, 1.55), 1.8),
     Category('pedestrian', 'id', True, None,
-             'walking person: skin-tone head with hair, coloured shirt, dark trousers, '
-             'swinging limbs', 'any', (0.6, 1.75), 0.5),
+             'walking person: skin-tone head with hair, coloured shirt, trousers or dress, '
+             'swinging limbs, sometimes a bag', 'any', (0.6, 1.75), 0.5),
     Category('bus', 'id', True, None,
              'long single-deck box on two wheels, row of dark windows, doors, route sign',
              'road', (11.0, 3.1), 2.5),
     Category('truck', 'id', True, None,
-             'cab with windscreen plus cargo box or flatbed, three wheels', 'road',
+             'cab with windscreen plus cargo box (often with a logo) or dump bed, three wheels',
+             'road',
              (7.5, 3.4), 2.5),
     Category('bicycle', 'id', True, None,
              'two equal spoked wheels, diamond frame, saddle and handlebar', 'any',
