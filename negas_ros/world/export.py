@@ -57,7 +57,8 @@ def export_split(split: str, count: int, out_dir: str | os.PathLike[str], *,
 
     Layout in the module docstring. ``out_dir`` must not exist or be empty unless
     ``overwrite`` (then its images/, masks/ and JSON files are replaced). ``labels.json`` is
-    written last, through a temporary file, so a folder with it is complete.
+    written last, through a temporary file, so a folder with it is complete. ``world`` reuses
+    an existing :class:`World` (its seed then replaces ``seed``).
     """
     import cv2
 

@@ -162,13 +162,18 @@ class World:
         cond = sample_conditions(scene_rng)
         background, glow, shadows = paint_background(camera, street, cond, scene_rng,
                                                      self._bank)
-        items: list[_Item] = []
-        for _attempt in range(8):  # re-draw the layout until every required group survives
-            objects = self._layout(spec, camera, street, layout_rng)
-            items = _cull(self._clutter(camera, street, clutter_rng, objects) + objects, camera)
+        # Re-draw the layout until every required group survives culling (almost always the
+        # first time); then fall back to the required objects alone, which cannot miss.
+        for attempt in range(40):
+            bare = attempt >= 8
+            objects = self._layout(spec, camera, street, layout_rng, bare=bare)
+            clutter = [] if bare else self._clutter(camera, street, clutter_rng, objects)
+            items = _cull(clutter + objects, camera)
             present = {item.category for item in items}
             if all(present & set(group) for group in spec.required):
                 break
+        else:
+            raise RuntimeError(f'{split} #{index}: no layout holds every required category')
         return self._compose(split, index, camera, street, cond, background, glow, shadows,
                              items, light_rng)
 
@@ -226,10 +231,14 @@ class World:
         return _Item(category, x, z, sprite, round(foot_x - sprite.foot[0]),
                      round(foot_y - sprite.foot[1]))
 
-    def _layout(self, spec: SplitSpec, camera: Camera, street: Street, rng: Rng) -> list[_Item]:
+    def _layout(self, spec: SplitSpec, camera: Camera, street: Street, rng: Rng,
+                bare: bool = False) -> list[_Item]:
+        """Place a random number of objects, one of each required group first (only those
+        when ``bare``)."""
         count = int(rng.integers(spec.min_objects, spec.max_objects + 1))
         names = [str(rng.choice(group)) for group in spec.required]
-        names += [str(rng.choice(spec.categories)) for _ in range(max(count - len(names), 0))]
+        if not bare:
+            names += [str(rng.choice(spec.categories)) for _ in range(max(count - len(names), 0))]
         items: list[_Item] = []
         for name in names:
             info = CATEGORY_BY_NAME[name]
