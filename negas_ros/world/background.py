@@ -205,8 +205,8 @@ def paint_background(camera: Camera, street: Street, cond: Conditions, rng: Rng,
     _markings(img, camera, street, rng)
     _flat_clutter(img, camera, street, rng)
     for side, wall in ((-1.0, left_wall), (1.0, right_wall)):
-        lit = 0.75 if side == cond.sun_side else 1.0
-        _walls(img, glow, camera, street, wall, side, cond, rng, lit)
+        lit = 0.75 if side == cond.sun_side else 1.0  # facades facing away from the sun
+        _walls(img, glow, camera, street, wall, cond, rng, lit)
     shadows = _shadow_rects(street, cond, rng)
     if shadows:
         shade = np.full((h, w), 255, np.uint8)
@@ -309,7 +309,7 @@ def _flat_clutter(img: RgbImage, camera: Camera, street: Street, rng: Rng) -> No
 
 
 def _walls(img: RgbImage, glow: RgbImage, camera: Camera, street: Street, wall_x: float,
-           side: float, cond: Conditions, rng: Rng, lit: float) -> None:
+           cond: Conditions, rng: Rng, lit: float) -> None:
     """Building facades along one side, as vertical planes at X = wall_x, with windows,
     shop fronts and posters (posters and shop signs are coloured distractors)."""
     import cv2
@@ -362,7 +362,6 @@ def _walls(img: RgbImage, glow: RgbImage, camera: Camera, street: Street, wall_x
                                     (wall_x, 0.6, zp + 1.2)])
                 cv2.fillPoly(img, [pts], colour)
         z = z1 + (float(rng.uniform(0.0, 0.4)) if not residential else 0.0)
-    del side
 
 
 def _skyline(img: RgbImage, camera: Camera, street: Street, rng: Rng, haze: Colour) -> None:

@@ -163,7 +163,7 @@ class World:
         background, glow, shadows = paint_background(camera, street, cond, scene_rng,
                                                      self._bank)
         # Re-draw the layout until every required group survives culling (almost always the
-        # first time); then fall back to the required objects alone, which cannot miss.
+        # first time); then fall back to the required objects alone, without clutter.
         for attempt in range(40):
             bare = attempt >= 8
             objects = self._layout(spec, camera, street, layout_rng, bare=bare)
