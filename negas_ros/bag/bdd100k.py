@@ -150,7 +150,8 @@ class SequenceInfo:
     labelled_frames: frames with a label entry.
     boxes: ground-truth boxes that will be written.
     label_timestamps: True when stamps come from label ``timestamp`` values.
-    notes: human-readable remarks (skipped images, clipped boxes, why the rate is used).
+    notes: remarks on what was chosen (images left out, why the rate is used).
+    warnings: inputs that were changed to fit (boxes clipped or skipped), with file and frame.
     """
 
     frames: int
@@ -158,6 +159,7 @@ class SequenceInfo:
     boxes: int
     label_timestamps: bool
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 # ---- label files ---------------------------------------------------------------------------
@@ -474,6 +476,7 @@ class ImageFolderSequence:
                         if entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES)
         problems: list[str] = []
         notes: list[str] = []
+        warnings: list[str] = []
         frames = labelled = boxes = 0
         timestamps_ok = self.labels_path is not None
         last_ts: float | None = None
@@ -525,7 +528,7 @@ class ImageFolderSequence:
                 found, errors, box_notes = parse_frame_labels(raw, where, width, height,
                                                               self.bad_box)
                 problems += errors
-                notes += box_notes
+                warnings += box_notes
                 boxes += len(found)
                 if progress:
                     progress(1)
@@ -540,7 +543,8 @@ class ImageFolderSequence:
                              f'image the same one): frames are {1 / self.rate_hz:g} s apart '
                              '(the rate)')
         _raise_problems(str(self.labels_path or self.images_dir), problems)
-        self._info = SequenceInfo(frames, labelled, boxes, timestamps_ok, tuple(notes))
+        self._info = SequenceInfo(frames, labelled, boxes, timestamps_ok, tuple(notes),
+                                  tuple(warnings))
         return self._info
 
     def _stamp(self, index: int, timestamp_ms: float | None) -> int:
@@ -643,7 +647,7 @@ class VideoFolderSequence:
         if not paths:
             raise InputError(f'{self.videos_dir}: no {", ".join(VIDEO_SUFFIXES)} videos')
         problems: list[str] = []
-        notes: list[str] = []
+        warnings: list[str] = []
         frames = labelled = boxes = 0
         for path in paths:
             capture = cv2.VideoCapture(str(path))
@@ -671,7 +675,7 @@ class VideoFolderSequence:
                 found, errors, box_notes = parse_frame_labels(raw, where, width, height,
                                                               self.bad_box)
                 problems += errors
-                notes += box_notes
+                warnings += box_notes
                 if index < kept:
                     labelled += 1
                     boxes += len(found)
@@ -683,7 +687,7 @@ class VideoFolderSequence:
         _raise_problems(str(self.labels_path or self.videos_dir), problems)
         if self.limit is not None:
             frames = min(frames, self.limit)
-        self._info = SequenceInfo(frames, labelled, boxes, False, tuple(notes))
+        self._info = SequenceInfo(frames, labelled, boxes, False, (), tuple(warnings))
         return self._info
 
     def _labels_file(self, stem: str) -> Path | None:

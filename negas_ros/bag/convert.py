@@ -72,7 +72,8 @@ class FrameSequence(Protocol):
 @dataclass(frozen=True)
 class ConversionReport:
     """path: the bag written. frames: image messages. ground_truth: ground-truth messages.
-    boxes: boxes in them. notes: remarks from the input check. seconds: wall time."""
+    boxes: boxes in them. notes: remarks and warnings from the input check. seconds: wall
+    time."""
 
     path: Path
     frames: int
@@ -111,10 +112,12 @@ def convert_to_bag(
     started = time.monotonic()
     with tqdm(desc='checking', unit='frame', disable=not progress, dynamic_ncols=True) as bar:
         info = sequence.check(bar.update)
-    for note in info.notes[:20]:
-        _log.warning('%s', note)
-    if len(info.notes) > 20:
-        _log.warning('... and %d more notes like these', len(info.notes) - 20)
+    for note in info.notes:
+        _log.info('%s', note)
+    for warning in info.warnings[:20]:
+        _log.warning('%s', warning)
+    if len(info.warnings) > 20:
+        _log.warning('... and %d more like these', len(info.warnings) - 20)
 
     has_labels = sequence.labels_path is not None
     frames = ground_truth = boxes = 0
@@ -143,7 +146,7 @@ def convert_to_bag(
         if frames == 0:
             raise InputError('no frames to write')
     unmatched = getattr(sequence, 'unmatched_labels', 0)
-    notes = info.notes
+    notes = (*info.notes, *info.warnings)
     if unmatched:
         notes = (*notes, f'{unmatched} label frame(s) matched no video frame (check --fps)')
         _log.warning('%s', notes[-1])

@@ -142,8 +142,10 @@ def run(args: argparse.Namespace) -> int:
         sequence = ImageFolderSequence(path, labels, rate_hz=args.rate, start_ns=start_ns,
                                        frame_id=args.frame_id, limit=args.limit)
         info = sequence.check()
-        for note in info.notes[:10]:
-            _log.warning('%s', note)
+        for note in info.notes:
+            _log.info('%s', note)
+        for warning in info.warnings[:10]:
+            _log.warning('%s', warning)
         return FrameSource(_unique(name or path.name, taken), role, str(path), sequence,
                            info.frames)
 
