@@ -38,4 +38,4 @@ def street_frame(index: int, width: int = 640, height: int = 480,
             cv2.rectangle(frame, (x + w // 8, y + h // 6), (x + w - w // 8, y + h // 2),
                           (40, 40, 40), -1)
     noise = rng.integers(0, 12, size=frame.shape, dtype=np.uint8)
-    return cv2.add(frame, noise)
+    return np.asarray(cv2.add(frame, noise), dtype=np.uint8)

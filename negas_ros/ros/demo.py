@@ -56,7 +56,7 @@ class _DemoCamera(Node):
 
     @staticmethod
     def _key(header: Header) -> int:
-        return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+        return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
     def publish_frame(self, index: int, width: int, height: int) -> int:
         header = Header(frame_id='camera', stamp=self.get_clock().now().to_msg())

@@ -119,7 +119,7 @@ class DetectorNode(LifecycleNode):
 
     # ---- configuration -------------------------------------------------------------------
 
-    def _parameter_values(self, overrides: Sequence[Parameter] = ()) -> dict[str, Any]:
+    def _parameter_values(self, overrides: Sequence[Parameter[Any]] = ()) -> dict[str, Any]:
         values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         for param in overrides:
             if param.name in values:
@@ -129,7 +129,7 @@ class DetectorNode(LifecycleNode):
     def _build_config(self, values: dict[str, Any]) -> DetectorConfig:
         return config_from_values(values, share_dir=self._share_dir)
 
-    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+    def _on_set_parameters(self, params: list[Parameter[Any]]) -> SetParametersResult:
         """Validate the whole new parameter set, then apply it atomically, or reject it."""
         if not any(p.name in _PARAMETER_NAMES for p in params):
             return SetParametersResult(successful=True)  # rclpy's own (qos_overrides.*, ...)

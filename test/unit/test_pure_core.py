@@ -29,6 +29,9 @@ PURE_MODULES = [
     'negas_ros.synthetic',
     'negas_ros.backends',
     'negas_ros.backends.grounding_dino',
+    'negas_ros.backends.yolo_world',
+    'negas_ros.package_paths',
+    'negas_ros.world',
 ]
 
 _SCRIPT = textwrap.dedent(
