@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help='skip the first SEC seconds of the bag')
     parser.add_argument('--wait-for-subscribers', type=float, nargs='?', const=30.0,
                         default=0.0, metavar='SEC',
-                        help='wait up to SEC (default 30 when given) until a subscriber has '
+                        help='wait up to SEC (default 30 when given) until subscribers have '
                              'matched before playing, so that the first frames are not lost')
     parser.add_argument('--reliability', choices=('auto', 'reliable', 'best_effort'),
                         default='auto',
