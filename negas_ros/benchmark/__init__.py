@@ -1,0 +1,39 @@
+"""The OOD benchmark behind ``negas-ros ood-benchmark`` (docs/results.md is its output).
+
+Modules, in data-flow order
+    plan       network settings (NegA rule x negative set), table rows and ablations (pure)
+    collect    render each image once, run each setting once per image, keep small arrays
+    attention  overlap of attention maps with OOD object masks (pure numpy)
+    protocol   the VOS protocol over the cached outputs, reusing :mod:`negas_ros.evaluation`
+    report     results.json entries, Markdown tables, the target check (pure)
+    plots      ROC, score histograms, attention examples (matplotlib)
+    run        orchestration: load, plan, collect, evaluate; the quick-subset reproduction
+    document   results.md / results.json / figures on disk
+
+Importing this package imports neither torch nor matplotlib; the backend loads torch when
+:func:`negas_ros.benchmark.run.run_benchmark` builds the detector.
+"""
+
+from negas_ros.benchmark.attention import (
+    AttentionOverlap,
+    aggregate_overlaps,
+    attention_overlap,
+    cell_coverage,
+    input_space_mask,
+)
+from negas_ros.benchmark.plan import BenchmarkPlan, NetworkSetting, RowSpec, build_plan
+from negas_ros.benchmark.report import markdown_table, target_check
+
+__all__ = [
+    'AttentionOverlap',
+    'BenchmarkPlan',
+    'NetworkSetting',
+    'RowSpec',
+    'aggregate_overlaps',
+    'attention_overlap',
+    'build_plan',
+    'cell_coverage',
+    'input_space_mask',
+    'markdown_table',
+    'target_check',
+]

@@ -1,0 +1,215 @@
+"""Write docs/results.md, docs/results.json and docs/img/results_*.png from a benchmark run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import json
+from pathlib import Path
+from typing import Any
+
+from negas_ros.benchmark.plan import ATTENTION_SPLITS, OOD_SPLITS
+from negas_ros.benchmark.plots import write_figures
+from negas_ros.benchmark.report import (
+    attention_block_table,
+    attention_table,
+    markdown_table,
+)
+from negas_ros.benchmark.run import BenchmarkRun
+
+__all__ = ['console_table', 'render_markdown', 'write_results']
+
+_KNOWN = ('near', 'far')
+_UNSEEN = ('near_unseen', 'far_unseen')
+
+
+def _pct(value: Any) -> str:
+    return '–' if value is None else f'{100 * float(value):.2f}'
+
+
+def _target_lines(target: Mapping[str, Any], label: str) -> list[str]:
+    reduction, drop = target.get('fpr95_reduction'), target.get('map_drop_points')
+    met = target.get('met')
+    verdict = {True: '**met**', False: '**not met**', None: '**undecidable**'}[met]
+    reduction_text = '–' if reduction is None else f'{100 * reduction:.1f}%'
+    drop_text = '–' if drop is None else f'{drop:+.2f}'
+    return [
+        f"- {label}: FPR95 {_pct(target.get('fpr95_baseline'))} (max-sigmoid) → "
+        f"{_pct(target.get('fpr95_negas'))} (NegAS), a relative reduction of {reduction_text} "
+        f"(target ≥ {100 * target['required_reduction']:.0f}%); ID mAP "
+        f"{_pct(target.get('map_baseline'))} → {_pct(target.get('map_negas'))}, a drop of "
+        f"{drop_text} points (target ≤ {target['max_map_drop_points']:g}). Target {verdict}.",
+    ]
+
+
+def _leaks(doc: Mapping[str, Any]) -> list[str]:
+    """Negatives that literally name a category of an OOD test split."""
+    meta = doc['meta']
+    similar = {w.lower() for w in meta['negatives_similar']}
+    lines = []
+    for name, split in OOD_SPLITS.items():
+        named = sorted(c for c in meta['categories'].get(split, {}) if c.lower() in similar)
+        if named:
+            lines.append(f'{name} ({", ".join(named)})')
+    return lines
+
+
+def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
+    """The whole results.md text for a run and its results.json document."""
+    meta, plan = doc['meta'], run.plan
+    main = {key: doc[key] for key in meta['rows']}
+    ablations = doc['ablations']
+    setting_titles = {key: title for title, key in plan.attention_settings}
+    images = meta['images']
+    timings = meta['timings_s']
+    model = meta['model']
+    machine = meta['machine']
+    out: list[str] = []
+    add = out.append
+    add('# OOD benchmark results (generated)\n')
+    add('Written by `negas-ros ood-benchmark`; do not edit by hand: rerun the command below. '
+        'Every number is from the model and labels named under *Setup*, on procedurally '
+        'rendered images of `negas_ros.world` (ID: `id_test`; OOD: `ood_near`, `ood_far` and '
+        'their `_unseen` twins, whose categories were never in pretraining).\n')
+    add('## Headline\n')
+    out.extend(_target_lines(doc['target'], 'Near-OOD (known categories, `ood_near`)'))
+    out.extend(_target_lines(doc['target_unseen'],
+                             'Near-OOD, unseen categories (`ood_near_unseen`), for reference'))
+    leaks = _leaks(doc)
+    if leaks:
+        add('- Caveat: the NegAS negatives name categories that occur in the OOD test split(s) '
+            + '; '.join(leaks) + '. Those splits measure how well naming the unknowns helps; '
+            'the `_unseen` columns measure generalisation to unknowns nobody named.')
+    add('')
+    add('## Main table\n')
+    add('FPR95, AUROC, AUPR (AUPR-In, ID positive) in percent, over detections kept at the '
+        'F1-optimal threshold tau* (see *Protocol*); ID mAP = COCO AP@[.5:.95] on `id_test`. '
+        '`neg.` = number of negative labels the score reads.\n')
+    add(markdown_table(main, _KNOWN))
+    add('')
+    add('Held-out categories (never in pretraining, never nameable by a negative label):\n')
+    add(markdown_table(main, _UNSEEN, with_map=False, with_samples=True))
+    add('')
+    add('![ROC curves](img/results_roc.png)\n')
+    add('![Score histograms](img/results_hist.png)\n')
+    add('## Ablations\n')
+    add('### Negative labels: visually similar (NegAS choice) vs random vocabulary words vs '
+        'none\n')
+    add(f"Similar: the `negative_labels` of the label file ({len(plan.similar)}: "
+        f"{', '.join(plan.similar)}). Random: as many words drawn with the seed from the model's "
+        f"vocabulary minus the ID labels and the similar negatives ({len(plan.random)}: "
+        f"{', '.join(plan.random) or 'none available'}). Score: NegS; NegA on = the card's rule "
+        f'({plan.fusion}).\n')
+    add(markdown_table(ablations['negatives'], (*_KNOWN, *_UNSEEN), 'Negatives'))
+    add('')
+    add('### Number of negatives (the first n of the similar list)\n')
+    add(markdown_table(ablations['num_negatives'], _KNOWN, 'n'))
+    add('')
+    add('### NegA fusion rule (similar negatives)\n')
+    add('Each rule with NegS and with the plain max-sigmoid score, so that the effect of NegA on '
+        'the features is seen apart from the score.\n')
+    add(markdown_table(ablations['fusion'], _KNOWN, 'Fusion, score'))
+    add('')
+    add('### NegS forms and NegLabel (similar negatives)\n')
+    add(markdown_table(ablations['score_forms'], _KNOWN, 'Score'))
+    add('')
+    add('### Attention on OOD objects: baseline (NegA off) vs NegA\n')
+    add('Per image and text-guided block (layers 12, 15, 18, 21 of the neck; strides 16, 8, '
+        '16, 32), with a = the attention the block applies (for NegA, the fused map), averaged '
+        'over heads, and o, d, g = the fraction of each feature cell covered by OOD objects, '
+        'ID objects and background (clutter included; letterbox padding excluded):\n')
+    add('- *mass in OOD* = Σ a·o / Σ a·(o+d+g): share of the attention mass on OOD pixels; '
+        '*OOD area* = Σ o / Σ (o+d+g) is its value for uniform attention, and *lift* = mass / '
+        'area;')
+    add('- *mean a, OOD / ID / background* = Σ a·o / Σ o (likewise d, g): mean attention over '
+        'those pixels; *OOD / background* = their ratio.\n')
+    add('Each quantity is averaged over the images where it is defined (OOD pixels present), '
+        'per block, then over the four blocks. '
+        f"Images: {', '.join(f'{s} {images.get(s, 0)}' for s in ATTENTION_SPLITS)}.\n")
+    add(attention_table(doc['attention_overlap'], setting_titles))
+    add('')
+    add('Mass in OOD per block:\n')
+    add(attention_block_table(doc['attention_overlap'], setting_titles))
+    add('')
+    add('![Attention examples](img/results_attention.png)\n')
+    add('## Protocol\n')
+    add('VOS protocol (Du et al., ICLR 2022), as `negas-ros evaluate` implements it '
+        '(`negas_ros.evaluation`):\n')
+    add(f"1. The detector runs on every image with candidate threshold {meta['box_threshold']:g} "
+        f"(max ID sigmoid), class-aware NMS at IoU {model['iou_threshold']:g} on the ID labels "
+        f"only, at most {model['max_det']} boxes. Negative labels never create or suppress "
+        'boxes.')
+    add('2. ID accuracy: pycocotools COCOeval (bbox) over `id_test`, every detection entered '
+        'with its best ID label and confidence (max ID sigmoid). Ground-truth boxes are the '
+        "world's visible-pixel boxes (inclusive ends + 1).")
+    add('3. tau*: per class, the confidence at the recall point of best F1 (precision and score '
+        'averaged over the 10 IoU thresholds, 101 recall points); tau* = the mean over classes. '
+        'Computed per network setting (NegA changes the confidences), on `id_test` itself as '
+        'in VOS.')
+    add('4. Samples: detections with confidence ≥ tau*: on ID images ID samples, on OOD images '
+        "OOD samples (OOD images hold no ID object). Each sample is valued by the row's score "
+        '(larger = more ID); FPR95 = share of OOD samples at or above the score that keeps 95% '
+        'of ID samples; AUROC; AUPR-In.')
+    add('5. Scores (`negas_ros.scores`): max_sigmoid = max_c σ(s_c); energy = log Σ_c exp(s_c) '
+        '(T = 1); joint_energy = Σ_c log(1 + exp(s_c)); neglabel = sum-softmax of ID over ID + '
+        'negative logits (T = 1, one group); negs = max_c σ(s_c) · (1 − max_k σ(t_k)). '
+        'NegA fusion (`negas_ros.backends.yolo_world.network`): off = ID texts only; max = '
+        'max over ID and negative texts in the max-sigmoid attention; weighted = '
+        'min(1, a_id + w·a_neg).')
+    add('6. Efficiency: every image is rendered once; the network runs once per (image, NegA '
+        'setting, negative set) and all scores of all rows come from the same logits. With '
+        'NegA off the negatives do not reach the neck, so one NegA-off run with the similar '
+        'and the random negatives serves every NegA-off row.\n')
+    add('## Setup\n')
+    add(f"- Model: `{model['model']}` (weights `{model['weights']}`, sha256 "
+        f"`{(model['weights_sha256'] or '')[:16]}…`), input {model['imgsz'][0]}×"
+        f"{model['imgsz'][1]}, card NegA rule {model['nega_fusion']}"
+        + (f" (w = {model['nega_weight']:g})" if model['nega_fusion'] == 'weighted' else '')
+        + '.')
+    add(f"- Labels: `{model['labels']}`; ID: {', '.join(meta['id_labels'])}.")
+    add(f"- Images ({meta['image_size'][0]}×{meta['image_size'][1]}, world seed "
+        f"{meta['seed']}): " + ', '.join(f'{s} {n}' for s, n in images.items()) + '.')
+    add('- Objects per split: ' + '; '.join(
+        f'{s}: ' + ', '.join(f'{c} {n}' for c, n in cats.items())
+        for s, cats in meta['categories'].items()) + '.')
+    add(f"- Machine: {machine.get('cpu')}, {machine.get('cores')} cores "
+        f"({meta['threads']} torch thread(s)), Python {machine.get('python')}, torch "
+        f"{machine.get('torch', '?')}, commit {machine.get('git_commit', '?')}; "
+        f"date {meta['date']}.")
+    add(f"- Run time: {timings['total']:.0f} s in all ({timings['collect']:.0f} s rendering "
+        f"and {meta['forwards']} network runs, {timings['evaluate']:.0f} s evaluation).")
+    add(f"- Command: `{meta['command']}`\n")
+    quick = doc.get('quick')
+    if quick is not None:
+        add('## Reproduction check\n')
+        add('The `quick` block of results.json holds the main rows on the first '
+            + ', '.join(f'{n} {s}' for s, n in quick['images'].items() if n)
+            + ' images (the `--quick` subset), computed by the same run. '
+            '`test/benchmark/test_benchmark_reproduction.py` reruns that subset with the '
+            'shipped weights and requires every number to match within '
+            f"{quick['tolerance']:g} (absolute).\n")
+        add(markdown_table({k: quick[k] for k in meta['rows']}, _KNOWN))
+        add('')
+    return '\n'.join(out)
+
+
+def console_table(doc: Mapping[str, Any]) -> str:
+    """The main table and the target verdict, for the terminal."""
+    rows = {key: doc[key] for key in doc['meta']['rows']}
+    lines = [markdown_table(rows, _KNOWN), '',
+             markdown_table(rows, _UNSEEN, with_map=False, with_samples=True), '']
+    lines.extend(_target_lines(doc['target'], 'near-OOD target'))
+    return '\n'.join(lines)
+
+
+def write_results(run: BenchmarkRun, doc: Mapping[str, Any], out_dir: Path) -> list[Path]:
+    """Write results.md, results.json and img/results_*.png under ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    titles = {key: title for title, key in run.plan.attention_settings}
+    paths = write_figures(out_dir / 'img', run.results, [r.key for r in run.plan.rows],
+                          (*_KNOWN, *_UNSEEN), run.outputs.examples, titles)
+    json_path = out_dir / 'results.json'
+    json_path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + '\n', encoding='utf-8')
+    md_path = out_dir / 'results.md'
+    md_path.write_text(render_markdown(run, doc) + '\n', encoding='utf-8')
+    return [md_path, json_path, *paths]

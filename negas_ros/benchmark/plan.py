@@ -1,0 +1,281 @@
+"""What the OOD benchmark runs: network settings, table rows and ablations (pure data).
+
+A *network setting* is one (NegA fusion, negative prompt set) pair: the network runs once per
+image and setting, and every score method of every row that uses the setting is computed from
+those logits. Settings are deduplicated by what the network computes, so an ablation that
+coincides with the default (say ``weighted`` 0.5 when the card's fusion is ``weighted`` 0.5)
+costs nothing extra.
+
+Why one NegA-off setting serves many rows: with fusion ``off`` the negatives never enter the
+neck, so the boxes, ID logits and NMS are bit for bit those of the ID labels alone, and a
+negative's logit is read out by the head for the kept boxes only. So the ``off`` setting is run
+once with the similar *and* the random negatives, and every NegA-off row (baseline scores,
+NegS with similar, random, no or the first n negatives) selects its columns from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+import math
+
+import numpy as np
+
+from negas_ros.labels import normalize_label
+
+__all__ = [
+    'ABLATION_SPLITS',
+    'ATTENTION_SPLITS',
+    'FUSION_WEIGHTS',
+    'ID_SPLIT',
+    'MAIN_METHODS',
+    'NEGATIVE_COUNTS',
+    'OOD_SPLITS',
+    'BenchmarkPlan',
+    'NetworkSetting',
+    'RowSpec',
+    'build_plan',
+    'random_negatives',
+]
+
+ID_SPLIT = 'id_test'
+OOD_SPLITS: Mapping[str, str] = {
+    'near': 'ood_near', 'far': 'ood_far',
+    'near_unseen': 'ood_near_unseen', 'far_unseen': 'ood_far_unseen',
+}
+"""Report name of each OOD set -> world split."""
+ABLATION_SPLITS: tuple[str, ...] = (ID_SPLIT, 'ood_near', 'ood_far')
+"""Where the count and fusion ablations run (the main rows run on every split)."""
+ATTENTION_SPLITS: tuple[str, ...] = ('ood_near', 'mixed_test')
+"""Where attention maps are captured and compared with the OOD object masks."""
+NEGATIVE_COUNTS: tuple[int, ...] = (1, 2, 4)
+FUSION_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 1.0)
+MAIN_METHODS: tuple[tuple[str, str, str, bool], ...] = (
+    # (row key, title, score method, uses the similar negatives)
+    ('max_sigmoid', 'max-sigmoid (baseline)', 'max_sigmoid', False),
+    ('energy', 'Energy', 'energy', False),
+    ('joint_energy', 'JointEnergy', 'joint_energy', False),
+    ('neglabel', 'NegLabel score', 'neglabel', True),
+    ('negs', 'NegS alone (NegA off)', 'negs', True),
+)
+
+_ALL_SPLITS = (ID_SPLIT, *OOD_SPLITS.values())
+
+
+@dataclass(frozen=True)
+class NetworkSetting:
+    """One way of running the network over the benchmark images.
+
+    key: its name in reports ('nega_off', 'nega', 'weighted_0.25', ...).
+    fusion: 'off', 'max' or 'weighted'; weight: w of 'weighted' (0 otherwise).
+    negatives: the negative labels given to the detector, in column order.
+    splits: the world splits it runs on; attention: splits where attention is captured.
+    """
+
+    key: str
+    fusion: str
+    weight: float
+    negatives: tuple[str, ...]
+    splits: tuple[str, ...]
+    attention: tuple[str, ...] = ()
+
+    @property
+    def signature(self) -> tuple[str, float, tuple[str, ...]]:
+        """What the network computes: equal signatures give equal outputs."""
+        return (self.fusion, self.weight if self.fusion == 'weighted' else 0.0, self.negatives)
+
+    def describe(self) -> str:
+        if self.fusion == 'weighted':
+            return f'weighted w={self.weight:g}'
+        return self.fusion
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """One row of a table: a score method on a setting's logits, with some of its negatives.
+
+    key: the row's key in results.json. title: its name in the tables. setting: the key of
+    the :class:`NetworkSetting`. method: a name of :data:`negas_ros.scores.SCORE_METHODS`.
+    negatives: the negative labels whose logits the score sees (a subset of the setting's).
+    A row is evaluated on its setting's splits.
+    """
+
+    key: str
+    title: str
+    setting: str
+    method: str
+    negatives: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BenchmarkPlan:
+    """Settings to run and rows to report.
+
+    id_labels: the ID labels (class order); similar: the NegAS negatives (label file order);
+    random: as many random vocabulary words (the ablation's control); fusion, weight: the
+    card's NegA rule, used by the ``negas`` row.
+    settings: canonical settings by key, in run order. rows: the main table.
+    ablations: ablation name -> rows. attention_settings: (name, setting key) pairs compared
+    in the attention-overlap ablation.
+    """
+
+    id_labels: tuple[str, ...]
+    similar: tuple[str, ...]
+    random: tuple[str, ...]
+    fusion: str
+    weight: float
+    settings: dict[str, NetworkSetting] = field(default_factory=dict)
+    rows: tuple[RowSpec, ...] = ()
+    ablations: dict[str, tuple[RowSpec, ...]] = field(default_factory=dict)
+    attention_settings: tuple[tuple[str, str], ...] = ()
+
+    def all_rows(self) -> list[RowSpec]:
+        return [*self.rows, *(row for rows in self.ablations.values() for row in rows)]
+
+    def restricted(self, setting_keys: Iterable[str]) -> BenchmarkPlan:
+        """The plan with only the given settings, the rows that use them, no attention."""
+        keep = set(setting_keys)
+        return BenchmarkPlan(
+            self.id_labels, self.similar, self.random, self.fusion, self.weight,
+            {k: v for k, v in self.settings.items() if k in keep},
+            tuple(r for r in self.rows if r.setting in keep),
+            {name: tuple(r for r in rows if r.setting in keep)
+             for name, rows in self.ablations.items()},
+            ())
+
+
+def random_negatives(pool: Sequence[str], exclude: Iterable[str], count: int,
+                     seed: int) -> tuple[str, ...]:
+    """``count`` words drawn without replacement from ``pool`` minus ``exclude``.
+
+    Labels compare as :func:`negas_ros.labels.normalize_label` does (case, spacing,
+    plural). The draw is ``np.random.default_rng(seed).permutation`` over the sorted
+    candidates, so it depends only on the pool's contents, not its order. Fewer words come
+    back when the pool is smaller than ``count``.
+    """
+    if count < 0:
+        raise ValueError(f'count must be >= 0, got {count}')
+    banned = {normalize_label(word) for word in exclude}
+    candidates = sorted({normalize_label(w): w.strip() for w in pool
+                         if w.strip() and normalize_label(w) not in banned}.values())
+    order = np.random.default_rng(seed).permutation(len(candidates))
+    return tuple(candidates[i] for i in order[:count])
+
+
+def _weight_key(weight: float) -> str:
+    return f'{weight:g}'
+
+
+def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequence[str],
+               fusion: str = 'max', weight: float = 0.5,
+               counts: Sequence[int] = NEGATIVE_COUNTS,
+               weights: Sequence[float] = FUSION_WEIGHTS) -> BenchmarkPlan:
+    """The full benchmark plan.
+
+    id_labels: K >= 1 labels; similar: the NegAS negatives (M >= 1); random: the random-word
+    control (may be empty: its rows are then left out). fusion / weight: the NegA rule of
+    the ``negas`` row ('max' or 'weighted'; 'off' is rejected). counts: numbers of negatives
+    for the count ablation (the first n of ``similar``; n >= M is covered by 'all').
+    weights: w of the 'weighted' rule in the fusion ablation, in (0, 1].
+    """
+    if not id_labels:
+        raise ValueError('at least one ID label is needed')
+    if not similar:
+        raise ValueError('the benchmark needs the NegAS negatives (negative_labels is empty)')
+    if fusion not in ('max', 'weighted'):
+        raise ValueError(f"the negas row needs NegA on ('max' or 'weighted'), got {fusion!r}")
+    for w in (weight, *weights):
+        if not (math.isfinite(w) and 0.0 < w <= 1.0):
+            raise ValueError(f'fusion weights must lie in (0, 1], got {w}')
+    similar_t, random_t = tuple(similar), tuple(random)
+    overlap = {normalize_label(w) for w in similar_t} & {normalize_label(w) for w in random_t}
+    if overlap:
+        raise ValueError(f'random negatives repeat similar ones: {sorted(overlap)}')
+
+    settings: dict[str, NetworkSetting] = {}
+    by_signature: dict[tuple[str, float, tuple[str, ...]], str] = {}
+
+    def add(setting: NetworkSetting) -> str:
+        """Register a setting; an equal one already registered absorbs its splits."""
+        canonical = by_signature.get(setting.signature)
+        if canonical is None:
+            settings[setting.key] = setting
+            by_signature[setting.signature] = setting.key
+            return setting.key
+        old = settings[canonical]
+        settings[canonical] = NetworkSetting(
+            old.key, old.fusion, old.weight, old.negatives,
+            tuple(dict.fromkeys(old.splits + setting.splits)),
+            tuple(dict.fromkeys(old.attention + setting.attention)))
+        return canonical
+
+    every = (*_ALL_SPLITS, *(s for s in ATTENTION_SPLITS if s not in _ALL_SPLITS))
+    off = add(NetworkSetting('nega_off', 'off', 0.0, similar_t + random_t, every,
+                             ATTENTION_SPLITS))
+    on = add(NetworkSetting('nega', fusion, weight if fusion == 'weighted' else 0.0, similar_t,
+                            every, ATTENTION_SPLITS))
+    on_random = None
+    if random_t:
+        on_random = add(NetworkSetting('nega_random', fusion,
+                                       weight if fusion == 'weighted' else 0.0, random_t,
+                                       every, ATTENTION_SPLITS))
+
+    def row(key: str, title: str, setting: str, method: str,
+            negatives: tuple[str, ...]) -> RowSpec:
+        return RowSpec(key, title, setting, method, negatives)
+
+    rows = [row(key, title, off, method, similar_t if uses else ())
+            for key, title, method, uses in MAIN_METHODS]
+    rows.append(row('negas', f'NegA ({settings[on].describe()}) + NegS (NegAS)', on, 'negs',
+                    similar_t))
+
+    ablations: dict[str, tuple[RowSpec, ...]] = {}
+    sets = [('similar', 'similar (NegAS)', similar_t, on), ('none', 'none', (), off)]
+    if on_random is not None:
+        sets.insert(1, ('random', 'random words', random_t, on_random))
+    negative_rows = []
+    for name, title, words, on_key in sets:
+        # Without negatives NegA has nothing to add: 'none, NegA on' is the NegA-off network.
+        on_title = f'{title}, NegA on' if words else f'{title}, NegA on (= off)'
+        negative_rows.append(row(f'{name}/nega_off', f'{title}, NegA off', off, 'negs', words))
+        negative_rows.append(row(f'{name}/nega_on', on_title, on_key, 'negs', words))
+    ablations['negatives'] = tuple(negative_rows)
+
+    count_rows = [row('0/nega_off', '0 (none), NegA off', off, 'negs', ()),
+                  row('0/nega_on', '0 (none), NegA on (= off)', off, 'negs', ())]
+    m = len(similar_t)
+    for n in sorted({c for c in counts if 0 < c < m}):
+        words = similar_t[:n]
+        key = add(NetworkSetting(f'nega_n{n}', fusion, weight if fusion == 'weighted' else 0.0,
+                                 words, ABLATION_SPLITS))
+        count_rows.append(row(f'{n}/nega_off', f'{n}, NegA off', off, 'negs', words))
+        count_rows.append(row(f'{n}/nega_on', f'{n}, NegA on', key, 'negs', words))
+    count_rows.append(row('all/nega_off', f'all ({m}), NegA off', off, 'negs', similar_t))
+    count_rows.append(row('all/nega_on', f'all ({m}), NegA on', on, 'negs', similar_t))
+    ablations['num_negatives'] = tuple(count_rows)
+
+    fusion_keys = [('off', off), ('max', add(NetworkSetting('max', 'max', 0.0, similar_t,
+                                                            ABLATION_SPLITS)))]
+    for w in weights:
+        fusion_keys.append((f'weighted_{_weight_key(w)}', add(NetworkSetting(
+            f'weighted_{_weight_key(w)}', 'weighted', float(w), similar_t, ABLATION_SPLITS))))
+    fusion_rows = []
+    for name, key in fusion_keys:
+        title = settings[key].describe() if name != 'off' else 'off'
+        fusion_rows.append(row(f'{name}/negs', f'{title}, NegS', key, 'negs', similar_t))
+        fusion_rows.append(row(f'{name}/max_sigmoid', f'{title}, max-sigmoid', key,
+                               'max_sigmoid', ()))
+    ablations['fusion'] = tuple(fusion_rows)
+
+    form_rows = []
+    for method in ('negs', 'negs_ratio', 'negs_diff', 'negs_softmax', 'neglabel'):
+        form_rows.append(row(f'{method}/nega_off', f'{method}, NegA off', off, method,
+                             similar_t))
+        form_rows.append(row(f'{method}/nega_on', f'{method}, NegA on', on, method, similar_t))
+    ablations['score_forms'] = tuple(form_rows)
+
+    attention = [('NegA off (baseline)', off), (f'NegA {settings[on].describe()}', on)]
+    if on_random is not None:
+        attention.append((f'NegA {settings[on_random].describe()}, random words', on_random))
+    return BenchmarkPlan(tuple(id_labels), similar_t, random_t, fusion,
+                         float(weight), settings, tuple(rows), ablations, tuple(attention))

@@ -1,0 +1,177 @@
+"""Assemble the benchmark's results: the JSON document, the Markdown tables, the target check.
+
+Pure (numpy only). Units: every metric in results.json is a fraction in [0, 1] (FPR95, AUROC,
+AUPR, mAP); the Markdown tables print them in percent, as papers do. ``map`` is COCO
+AP@[.5:.95] of the ID split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+import math
+from typing import Any
+
+from negas_ros.benchmark.attention import OVERLAP_FIELDS
+from negas_ros.benchmark.plan import OOD_SPLITS, BenchmarkPlan
+from negas_ros.benchmark.protocol import RowResult
+from negas_ros.evaluation import to_jsonable
+
+__all__ = [
+    'MAP_DROP_POINTS',
+    'NEAR_FPR95_REDUCTION',
+    'OOD_NAMES',
+    'attention_block_table',
+    'attention_table',
+    'markdown_table',
+    'row_entry',
+    'rows_document',
+    'target_check',
+]
+
+NEAR_FPR95_REDUCTION = 0.25
+"""Target: NegAS lowers near-OOD FPR95 by at least this fraction of the baseline's."""
+MAP_DROP_POINTS = 1.0
+"""Target: while ID mAP drops by at most this many points (percent)."""
+
+_METRICS = ('fpr95', 'auroc', 'aupr')
+_ARROWS = {'fpr95': 'FPR95↓', 'auroc': 'AUROC↑', 'aupr': 'AUPR↑'}
+
+
+def row_entry(result: RowResult, plan: BenchmarkPlan) -> dict[str, Any]:
+    """One row as its results.json entry (fractions; None where undefined)."""
+    setting = plan.settings[result.spec.setting]
+    entry: dict[str, Any] = {
+        'title': result.spec.title,
+        'method': result.spec.method,
+        'setting': setting.key,
+        'nega': setting.describe(),
+        'negatives': result.num_negatives,
+    }
+    for name, metrics in result.metrics.items():
+        entry[name] = {k: metrics.get(k) for k in (*_METRICS, 'aupr_out')}
+    entry['map'] = result.map
+    entry['map50'] = result.map50
+    entry['tau'] = result.tau
+    entry['samples'] = dict(result.samples)
+    out: dict[str, Any] = to_jsonable(entry)
+    return out
+
+
+def rows_document(results: Mapping[str, RowResult], plan: BenchmarkPlan,
+                  keys: Iterable[str]) -> dict[str, Any]:
+    """{row key: row entry} for the given keys, in that order."""
+    return {key: row_entry(results[key], plan) for key in keys}
+
+
+def target_check(rows: Mapping[str, Mapping[str, Any]], ood_set: str = 'near'
+                 ) -> dict[str, Any]:
+    """The headline target on results.json entries: ``negas`` vs ``max_sigmoid``.
+
+    reduction = 1 - FPR95(negas) / FPR95(max_sigmoid) on ``ood_set``; map_drop_points =
+    100 (mAP(max_sigmoid) - mAP(negas)). met: reduction >= 0.25 and drop <= 1 point; None
+    when a number is missing (or the baseline FPR95 is 0, leaving nothing to reduce).
+    """
+    base, ours = rows['max_sigmoid'], rows['negas']
+    fpr_base = (base.get(ood_set) or {}).get('fpr95')
+    fpr_ours = (ours.get(ood_set) or {}).get('fpr95')
+    map_base, map_ours = base.get('map'), ours.get('map')
+    reduction = None
+    if fpr_base is not None and fpr_ours is not None and fpr_base > 0:
+        reduction = 1.0 - fpr_ours / fpr_base
+    drop = None
+    if map_base is not None and map_ours is not None:
+        drop = 100.0 * (map_base - map_ours)
+    met = None
+    if reduction is not None and drop is not None:
+        met = bool(reduction >= NEAR_FPR95_REDUCTION and drop <= MAP_DROP_POINTS)
+    return {
+        'ood_set': ood_set,
+        'fpr95_baseline': fpr_base, 'fpr95_negas': fpr_ours,
+        'fpr95_reduction': reduction, 'required_reduction': NEAR_FPR95_REDUCTION,
+        'map_baseline': map_base, 'map_negas': map_ours,
+        'map_drop_points': drop, 'max_map_drop_points': MAP_DROP_POINTS,
+        'met': met,
+    }
+
+
+def _pct(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return '–'
+    return f'{100.0 * float(value):.{digits}f}'
+
+
+def markdown_table(entries: Mapping[str, Mapping[str, Any]], ood_sets: Sequence[str],
+                   first_column: str = 'Method', with_map: bool = True,
+                   with_samples: bool = False) -> str:
+    """A Markdown table: one line per entry, FPR95 / AUROC / AUPR (percent) per OOD set,
+    then ID mAP and mAP@.5 (percent) and, with_samples, the kept ID / OOD sample counts."""
+    header = [first_column, 'NegA', 'neg.']
+    for name in ood_sets:
+        header.extend(f'{name} {_ARROWS[m]}' for m in _METRICS)
+    if with_map:
+        header.extend(['mAP↑', 'mAP50↑'])
+    if with_samples:
+        header.append('samples (ID / ' + ' / '.join(ood_sets) + ')')
+    lines = ['| ' + ' | '.join(header) + ' |',
+             '|' + '|'.join(['---'] + [':---:'] * 2 + ['---:'] * (len(header) - 3)) + '|']
+    for entry in entries.values():
+        cells = [str(entry['title']), str(entry['nega']), str(entry['negatives'])]
+        for name in ood_sets:
+            metrics = entry.get(name) or {}
+            cells.extend(_pct(metrics.get(m)) for m in _METRICS)
+        if with_map:
+            cells.extend([_pct(entry.get('map')), _pct(entry.get('map50'))])
+        if with_samples:
+            samples = entry.get('samples', {})
+            cells.append(' / '.join(str(samples.get(k, '–')) for k in ('id', *ood_sets)))
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def attention_table(overlap: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Any]]]],
+                    titles: Mapping[str, str]) -> str:
+    """Markdown table of the block-averaged overlap: one line per (split, setting)."""
+    names = {'mass_in_ood': 'mass in OOD', 'area_ood': 'OOD area', 'lift': 'lift',
+             'mean_in_ood': 'mean a, OOD', 'mean_in_id': 'mean a, ID',
+             'mean_background': 'mean a, background', 'contrast': 'OOD / background'}
+    header = ['split', 'attention', *(names[f] for f in OVERLAP_FIELDS), 'images']
+    lines = ['| ' + ' | '.join(header) + ' |',
+             '|---|---|' + '---:|' * (len(header) - 2)]
+    for split, per_setting in overlap.items():
+        for key, blocks in per_setting.items():
+            mean = blocks['mean']
+            cells = [split, titles.get(key, key)]
+            for name in OVERLAP_FIELDS:
+                value = mean.get(name)
+                if value is None or not math.isfinite(float(value)):
+                    cells.append('–')
+                elif name in ('lift', 'contrast'):
+                    cells.append(f'{float(value):.3f}')
+                else:
+                    cells.append(f'{float(value):.4f}')
+            cells.append(str(mean.get('images', 0)))
+            lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def attention_block_table(overlap: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Any]]]],
+                          titles: Mapping[str, str], quantity: str = 'mass_in_ood') -> str:
+    """Markdown table of one overlap quantity per text-guided block."""
+    blocks = sorted({b for per in overlap.values() for v in per.values() for b in v
+                     if b != 'mean'}, key=int)
+    header = ['split', 'attention', *(f'layer {b}' for b in blocks), 'mean']
+    lines = ['| ' + ' | '.join(header) + ' |', '|---|---|' + '---:|' * (len(blocks) + 1)]
+    for split, per_setting in overlap.items():
+        for key, per_block in per_setting.items():
+            cells = [split, titles.get(key, key)]
+            for b in [*blocks, 'mean']:
+                value = per_block.get(b, {}).get(quantity)
+                if value is None or not math.isfinite(float(value)):
+                    cells.append('–')
+                else:
+                    cells.append(f'{float(value):.4f}')
+            lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+OOD_NAMES: tuple[str, ...] = tuple(OOD_SPLITS)

@@ -1,0 +1,115 @@
+"""`negas-ros ood-benchmark`: the paper-style OOD table and ablations on the procedural world."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+import shlex
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from negas_ros.benchmark.run import BenchmarkConfig
+
+__all__ = ['register']
+
+_log = logging.getLogger('negas_ros.ood_benchmark')
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from negas_ros.benchmark.run import DEFAULT_COUNTS, QUICK_COUNTS
+
+    parser = subparsers.add_parser(
+        'ood-benchmark', help='OOD detection table (VOS protocol) on the procedural world',
+        description='Run the detector on rendered ID (id_test) and OOD (ood_near, ood_far and '
+                    'their _unseen twins) images and report FPR95 / AUROC / AUPR per OOD set '
+                    'and COCO ID mAP for max-sigmoid, energy, JointEnergy, NegLabel, NegS '
+                    'and NegA + NegS, with ablations (negative set, number of negatives, NegA '
+                    'fusion, attention on OOD masks). Writes OUT/results.md, OUT/results.json '
+                    'and OUT/img/results_*.png and prints the table.')
+    parser.add_argument('--model', type=Path, default=None, metavar='DIR',
+                        help='model directory, card or checkpoint (default: the shipped '
+                             'negas_ros/models/negas_mini)')
+    parser.add_argument('--labels', type=Path, default=None, metavar='YAML',
+                        help='label file: ID labels and the NegAS negatives (default: '
+                             'config/labels/world.yaml)')
+    parser.add_argument('--id-images', type=int, default=None, metavar='N',
+                        help=f'id_test images (default {DEFAULT_COUNTS.id}; --quick '
+                             f'{QUICK_COUNTS.id})')
+    parser.add_argument('--ood-images', type=int, default=None, metavar='N',
+                        help=f'images per OOD split (default {DEFAULT_COUNTS.ood}; --quick '
+                             f'{QUICK_COUNTS.ood})')
+    parser.add_argument('--attention-images', type=int, default=None, metavar='N',
+                        help=f'mixed_test images for the attention ablation (default '
+                             f'{DEFAULT_COUNTS.attention}; --quick {QUICK_COUNTS.attention})')
+    parser.add_argument('--seed', type=int, default=0, metavar='S',
+                        help='world seed, also seeds the random-negative draw (default 0)')
+    parser.add_argument('--box-threshold', type=float, default=0.05, metavar='P',
+                        help='detector candidate threshold on the max ID sigmoid (default 0.05)')
+    parser.add_argument('--threads', type=int, default=1, metavar='N',
+                        help='torch CPU threads (default 1: results are reproducible for a '
+                             'fixed thread count)')
+    parser.add_argument('--out', type=Path, default=None, metavar='DIR',
+                        help='where results.md, results.json and img/ go (default docs/ of '
+                             'the source tree; with --quick, nothing is written unless given)')
+    parser.add_argument('--quick', action='store_true',
+                        help='the small subset only (under 2 minutes)')
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from negas_ros.benchmark.document import console_table, write_results
+    from negas_ros.benchmark.run import (
+        DEFAULT_COUNTS,
+        QUICK_COUNTS,
+        REPO_ROOT,
+        BenchmarkConfig,
+        Counts,
+        default_labels_path,
+        default_model_dir,
+        results_document,
+        run_benchmark,
+    )
+
+    base = QUICK_COUNTS if args.quick else DEFAULT_COUNTS
+    counts = Counts(base.id if args.id_images is None else args.id_images,
+                    base.ood if args.ood_images is None else args.ood_images,
+                    base.attention if args.attention_images is None else args.attention_images)
+    model = args.model if args.model is not None else default_model_dir()
+    labels = args.labels if args.labels is not None else default_labels_path()
+    if not model.exists():
+        raise ValueError(f'model {model} does not exist (the shipped model is written by the '
+                         'training script; give --model DIR)')
+    if not labels.is_file():
+        raise ValueError(f'label file {labels} does not exist; give --labels YAML')
+    out = args.out
+    if out is None and not args.quick:
+        out = REPO_ROOT / 'docs'
+    config = BenchmarkConfig(model=model, labels=labels, counts=counts, quick=QUICK_COUNTS,
+                             seed=args.seed, box_threshold=args.box_threshold,
+                             threads=args.threads)
+    run = run_benchmark(config)
+    command = _command(config, out, args.quick)
+    doc = results_document(run, command)
+    print(console_table(doc))
+    print(f"\nrun time {run.timings['total']:.0f} s ({run.outputs.forwards} network runs)")
+    if out is not None:
+        for path in write_results(run, doc, out):
+            _log.info('wrote %s', path)
+    return 0
+
+
+def _command(config: BenchmarkConfig, out: Path | None, quick: bool) -> str:
+    """The command that reproduces this run, every effective option spelled out."""
+    from negas_ros.benchmark.run import display_path
+
+    parts = ['negas-ros', 'ood-benchmark', '--model', display_path(config.model),
+             '--labels', display_path(config.labels),
+             '--id-images', str(config.counts.id), '--ood-images', str(config.counts.ood),
+             '--attention-images', str(config.counts.attention), '--seed', str(config.seed),
+             '--box-threshold', f'{config.box_threshold:g}', '--threads', str(config.threads)]
+    if out is not None:
+        parts += ['--out', display_path(out)]
+    if quick:
+        parts.append('--quick')
+    return ' '.join(shlex.quote(p) for p in parts)

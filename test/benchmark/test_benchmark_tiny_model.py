@@ -1,0 +1,102 @@
+"""`negas-ros ood-benchmark` end to end on a tiny random-weight model (numbers meaningless;
+files, layout, determinism and the quick-subset reproduction path are what is checked)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from negas_ros.benchmark.run import Counts, quick_differences, reproduce_quick
+
+# Random weights give scores around 0.5: a high candidate threshold keeps the run small.
+BOX_THRESHOLD = 0.56
+COUNTS = Counts(id=4, ood=2, attention=1)
+QUICK = Counts(id=3, ood=1, attention=1)
+
+
+@pytest.fixture(scope='module')
+def cli_run(tiny_world_model: Path, world_labels: Path, tmp_path_factory: pytest.TempPathFactory,
+            monkeypatch_module: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
+    from negas_ros import cli
+    from negas_ros.benchmark import run
+
+    # The quick subset of this tiny run: smaller than the shipped QUICK_COUNTS.
+    monkeypatch_module.setattr(run, 'QUICK_COUNTS', QUICK)
+    out = tmp_path_factory.mktemp('bench')
+    code = cli.main(['ood-benchmark', '--model', str(tiny_world_model), '--labels',
+                     str(world_labels), '--id-images', str(COUNTS.id), '--ood-images',
+                     str(COUNTS.ood), '--attention-images', str(COUNTS.attention),
+                     '--box-threshold', str(BOX_THRESHOLD), '--out', str(out)])
+    assert code == 0
+    return out, json.loads((out / 'results.json').read_text(encoding='utf-8'))
+
+
+@pytest.fixture(scope='module')
+def monkeypatch_module() -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_files_and_layout(cli_run: tuple[Path, dict[str, Any]],
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    out, doc = cli_run
+    for name in ('results.md', 'results.json', 'img/results_roc.png', 'img/results_hist.png',
+                 'img/results_attention.png'):
+        assert (out / name).is_file(), name
+    assert doc['meta']['rows'] == ['max_sigmoid', 'energy', 'joint_energy', 'neglabel', 'negs',
+                                   'negas']
+    for key in doc['meta']['rows']:
+        entry = doc[key]
+        for ood in ('near', 'far', 'near_unseen', 'far_unseen'):
+            assert set(entry[ood]) >= {'fpr95', 'auroc', 'aupr'}, (key, ood)
+        assert 'map' in entry
+    assert doc['negas']['nega'] == 'max' and doc['max_sigmoid']['nega'] == 'off'
+    assert set(doc['ablations']) == {'negatives', 'num_negatives', 'fusion', 'score_forms'}
+    assert set(doc['attention_overlap']) == {'ood_near', 'mixed_test'}
+    for per_setting in doc['attention_overlap'].values():
+        assert set(per_setting) == {'nega_off', 'nega', 'nega_random'}
+        assert set(per_setting['nega']) == {'12', '15', '18', '21', 'mean'}
+    assert doc['target']['required_reduction'] == 0.25
+    assert doc['meta']['images'] == {
+        'id_test': 4, 'ood_near': 2, 'ood_far': 2, 'ood_near_unseen': 2,
+        'ood_far_unseen': 2, 'mixed_test': 1}
+    assert doc['quick']['images']['id_test'] == QUICK.id
+    # Random words come from what the model can embed, never an ID label or a similar negative.
+    random, similar = doc['meta']['negatives_random'], doc['meta']['negatives_similar']
+    assert len(random) == len(similar) and not set(random) & set(similar)
+    text = (out / 'results.md').read_text(encoding='utf-8')
+    assert '## Main table' in text and 'negas-ros ood-benchmark --model' in text
+
+
+def test_quick_rerun_reproduces_the_quick_block(
+        cli_run: tuple[Path, dict[str, Any]], tiny_world_model: Path, world_labels: Path) -> None:
+    _, doc = cli_run
+    rerun = reproduce_quick(tiny_world_model, world_labels, 0, BOX_THRESHOLD, (320, 320), 1,
+                            counts=QUICK)
+    reference = {key: doc['quick'][key] for key in doc['meta']['rows']}
+    # Same machine, same thread count: bit-identical (the shipped-model test allows a tolerance).
+    assert quick_differences(reference, rerun) == []
+
+
+def test_nega_off_id_outputs_do_not_depend_on_negatives(tiny_world_model: Path) -> None:
+    """The plan serves every NegA-off row from one run with all negatives: this must hold."""
+    from negas_ros.backends.yolo_world.backend import YoloWorldBackend, load_model_card
+    from negas_ros.world import World
+
+    backend = YoloWorldBackend.from_card(load_model_card(str(tiny_world_model)))
+    image = World(0).render('ood_near', 0).image
+    ids = ['car', 'pedestrian', 'bus']
+    backend.set_labels(ids, [], nega=False)
+    alone = backend.infer(image, BOX_THRESHOLD)
+    backend.set_labels(ids, ['golf cart', 'tram', 'dog', 'bench'], nega=False)
+    with_negs = backend.infer(image, BOX_THRESHOLD)
+    np.testing.assert_array_equal(alone.boxes_xyxy, with_negs.boxes_xyxy)
+    np.testing.assert_array_equal(alone.id_logits, with_negs.id_logits)
+    backend.set_labels(ids, ['golf cart', 'tram'], nega=False)
+    fewer = backend.infer(image, BOX_THRESHOLD)
+    np.testing.assert_allclose(fewer.neg_logits, with_negs.neg_logits[:, :2], rtol=0,
+                               atol=1e-5)
