@@ -9,7 +9,7 @@ recomputes the quick subset's main rows alone (what the reproduction test compar
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import datetime
 import hashlib
 import logging
@@ -108,7 +108,8 @@ class BenchmarkConfig:
     model: model directory / card / checkpoint (``load_model_card``). labels: label file with
     the ID labels and the NegAS negatives. counts: images per split; quick: the subset whose
     numbers are also reported (None: none). seed: world seed and random-negative draw.
-    box_threshold: detector candidate threshold. image_size: (W, H) of rendered images.
+    box_threshold: detector candidate threshold. image_size: (W, H) of rendered images; None:
+    the model's input size, so that images reach the network unscaled, as in training.
     threads: torch CPU threads (results are reproducible for one thread count).
     """
 
@@ -118,7 +119,7 @@ class BenchmarkConfig:
     quick: Counts | None = QUICK_COUNTS
     seed: int = 0
     box_threshold: float = 0.05
-    image_size: tuple[int, int] = (320, 320)
+    image_size: tuple[int, int] | None = None
     threads: int = 1
     device: str = 'cpu'
 
@@ -198,6 +199,15 @@ def make_plan(backend: YoloWorldBackend, labels: LabelSet, seed: int) -> Benchma
     return build_plan(labels.id_labels, similar, random, fusion, card.nega_weight)
 
 
+def image_size_for(backend: YoloWorldBackend, image_size: tuple[int, int] | None
+                   ) -> tuple[int, int]:
+    """(W, H) to render: the given size, or the model's input size (card imgsz is (H, W))."""
+    if image_size is not None:
+        return image_size
+    height, width = backend.card.imgsz
+    return (width, height)
+
+
 def _progress(enabled: bool) -> Callable[[str, int, int], None] | None:
     if not enabled:
         return None
@@ -235,9 +245,11 @@ def run_benchmark(config: BenchmarkConfig, log_progress: bool = True) -> Benchma
     backend = load_backend(config)
     plan = make_plan(backend, labels, config.seed)
     loaded = time.perf_counter()
-    outputs = collect(backend, plan, World(config.seed), config.counts.per_split(),
-                      config.image_size, config.box_threshold, labels.prompt_template,
-                      config.device, _progress(log_progress))
+    size = image_size_for(backend, config.image_size)
+    config = replace(config, image_size=size)
+    outputs = collect(backend, plan, World(config.seed), config.counts.per_split(), size,
+                      config.box_threshold, labels.prompt_template, config.device,
+                      _progress(log_progress))
     collected = time.perf_counter()
     results = evaluate_rows(plan, outputs, plan.all_rows())
     quick = None
@@ -328,7 +340,7 @@ def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
         'device': run.config.device,
         'seed': run.config.seed,
         'box_threshold': run.config.box_threshold,
-        'image_size': list(run.config.image_size),
+        'image_size': list(run.config.image_size or ()),
         'images': counts,
         'categories': {split: dict(sorted(data.categories.items()))
                        for split, data in run.outputs.splits.items()},
@@ -348,7 +360,7 @@ def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
 
 
 def reproduce_quick(model: Path, labels: Path, seed: int, box_threshold: float,
-                    image_size: tuple[int, int], threads: int,
+                    image_size: tuple[int, int] | None, threads: int,
                     counts: Counts = QUICK_COUNTS) -> dict[str, Any]:
     """The main rows on the quick subset alone, as results.json entries.
 
@@ -365,7 +377,8 @@ def reproduce_quick(model: Path, labels: Path, seed: int, box_threshold: float,
     full = make_plan(backend, label_set, seed)
     plan = full.restricted({row.setting for row in full.rows})
     no_attention = Counts(counts.id, counts.ood, 0)  # mixed_test serves attention only
-    outputs = collect(backend, plan, World(seed), no_attention.per_split(), image_size,
+    size = image_size_for(backend, image_size)
+    outputs = collect(backend, plan, World(seed), no_attention.per_split(), size,
                       box_threshold, label_set.prompt_template)
     results = evaluate_rows(plan, outputs, plan.rows)
     return rows_document(results, plan, [r.key for r in plan.rows])

@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help='world seed, also seeds the random-negative draw (default 0)')
     parser.add_argument('--box-threshold', type=float, default=0.05, metavar='P',
                         help='detector candidate threshold on the max ID sigmoid (default 0.05)')
+    parser.add_argument('--image-size', type=int, default=None, metavar='PX',
+                        help='side of the rendered square images (default: the model input '
+                             'size, as in training)')
     parser.add_argument('--threads', type=int, default=1, metavar='N',
                         help='torch CPU threads (default 1: results are reproducible for a '
                              'fixed thread count)')
@@ -87,9 +90,11 @@ def _run(args: argparse.Namespace) -> int:
         out = REPO_ROOT / 'docs'
     config = BenchmarkConfig(model=model, labels=labels, counts=counts, quick=QUICK_COUNTS,
                              seed=args.seed, box_threshold=args.box_threshold,
+                             image_size=None if args.image_size is None else (
+                                 args.image_size, args.image_size),
                              threads=args.threads)
     run = run_benchmark(config)
-    command = _command(config, out, args.quick)
+    command = _command(run.config, out, args.quick)
     doc = results_document(run, command)
     print(console_table(doc))
     print(f"\nrun time {run.timings['total']:.0f} s ({run.outputs.forwards} network runs)")
@@ -108,6 +113,8 @@ def _command(config: BenchmarkConfig, out: Path | None, quick: bool) -> str:
              '--id-images', str(config.counts.id), '--ood-images', str(config.counts.ood),
              '--attention-images', str(config.counts.attention), '--seed', str(config.seed),
              '--box-threshold', f'{config.box_threshold:g}', '--threads', str(config.threads)]
+    if config.image_size is not None and config.image_size[0] == config.image_size[1]:
+        parts += ['--image-size', str(config.image_size[0])]
     if out is not None:
         parts += ['--out', display_path(out)]
     if quick:
