@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from negas_ros.labels import LabelError, LabelSet, load_labels, make_label_set
+from negas_ros.models import EMBEDDED_MODELS, resolve_model
 from negas_ros.package_paths import resolve_package_uri
 from negas_ros.scores import SCORE_METHODS, ScoreParams
 
@@ -216,6 +217,14 @@ def config_from_values(
         raise ConfigError("parameter 'half' is true but device is 'cpu'; fp16 needs 'cuda:N'")
     if not str(merged['model']).strip():
         raise ConfigError("parameter 'model' is empty; give a hub id or a checkpoint directory")
+    model = str(merged['model']).strip()
+    embedded_backend = EMBEDDED_MODELS.get(model)
+    if embedded_backend is not None and not Path(model).exists():
+        if embedded_backend != merged['backend']:
+            raise ConfigError(
+                f"parameter 'model' names the embedded model '{model}', which is a "
+                f"{embedded_backend} model; set backend: {embedded_backend}")
+        model = resolve_model(model)
     if not str(merged['unknown_label']).strip():
         raise ConfigError("parameter 'unknown_label' is empty; the default is 'unknown'")
 
@@ -252,7 +261,7 @@ def config_from_values(
 
     return DetectorConfig(
         backend=str(merged['backend']),
-        model=str(merged['model']),
+        model=model,
         device=device,
         half=bool(merged['half']),
         labels=labels,

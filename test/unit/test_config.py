@@ -156,3 +156,11 @@ def test_bad_params_file_names_the_file_and_key(tmp_path: Path, text: str,
 def test_missing_params_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match='cannot read the parameters file'):
         load_params_file(tmp_path / 'nope.yaml')
+
+
+def test_embedded_model_name_resolves_inside_the_package() -> None:
+    config = config_from_values({**BASE, 'backend': 'yolo_world', 'model': 'negas_mini'})
+    assert Path(config.model).parts[-2:] == ('models', 'negas_mini')
+    assert Path(config.model).is_absolute()
+    with pytest.raises(ConfigError, match='set backend: yolo_world'):
+        config_from_values({**BASE, 'backend': 'grounding_dino', 'model': 'negas_mini'})
