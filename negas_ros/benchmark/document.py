@@ -42,14 +42,17 @@ def _target_lines(target: Mapping[str, Any], label: str) -> list[str]:
 
 
 def _leaks(doc: Mapping[str, Any]) -> list[str]:
-    """Negatives that literally name a category of an OOD test split."""
+    """Negatives (similar or dissimilar) that literally name a category of an OOD test split."""
     meta = doc['meta']
-    similar = {w.lower() for w in meta['negatives_similar']}
+    named_sets = {'similar': meta['negatives_similar'],
+                  'dissimilar': meta.get('negatives_dissimilar', [])}
     lines = []
-    for name, split in OOD_SPLITS.items():
-        named = sorted(c for c in meta['categories'].get(split, {}) if c.lower() in similar)
-        if named:
-            lines.append(f'{name} ({", ".join(named)})')
+    for set_name, words in named_sets.items():
+        lowered = {w.lower() for w in words}
+        for name, split in OOD_SPLITS.items():
+            named = sorted(c for c in meta['categories'].get(split, {}) if c.lower() in lowered)
+            if named:
+                lines.append(f'{set_name} negatives name {name} categories ({", ".join(named)})')
     return lines
 
 
@@ -76,9 +79,9 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
                              'Near-OOD, unseen categories (`ood_near_unseen`), for reference'))
     leaks = _leaks(doc)
     if leaks:
-        add('- Caveat: the NegAS negatives name categories that occur in the OOD test split(s) '
-            + '; '.join(leaks) + '. Those splits measure how well naming the unknowns helps; '
-            'the `_unseen` columns measure generalisation to unknowns nobody named.')
+        add('- Caveat: ' + '; '.join(leaks) + '. On those splits the negatives name the '
+            'unknown objects (as an LLM list for "car" names "van", which COCO-OOD holds); the '
+            '`_unseen` columns measure unknowns no negative names.')
     add('')
     add('## Main table\n')
     add('FPR95, AUROC, AUPR (AUPR-In, ID positive) in percent, over detections kept at the '
@@ -92,13 +95,19 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
     add('![ROC curves](img/results_roc.png)\n')
     add('![Score histograms](img/results_hist.png)\n')
     add('## Ablations\n')
-    add('### Negative labels: visually similar (NegAS choice) vs random vocabulary words vs '
+    add('### Negative labels: visually similar (NegAS choice) vs dissimilar vs random words vs '
         'none\n')
-    add(f"Similar: the `negative_labels` of the label file ({len(plan.similar)}: "
-        f"{', '.join(plan.similar)}). Random: as many words drawn with the seed from the model's "
-        f"vocabulary minus the ID labels and the similar negatives ({len(plan.random)}: "
-        f"{', '.join(plan.random) or 'none available'}). Score: NegS; NegA on = the card's rule "
-        f'({plan.fusion}).\n')
+    add(f"- Similar: the `negative_labels` of the label file ({len(plan.similar)}: "
+        f"{', '.join(plan.similar)}).")
+    add(f"- Dissimilar: the model's vocabulary words that are neither ID labels nor chosen "
+        f"by the NegAS rule ({len(plan.dissimilar)}: {', '.join(plan.dissimilar) or 'none'}).")
+    add(f'- Random words: {len(plan.random)} words the model never learned. The shipped '
+        "model's text encoder is a learned table over its pretraining vocabulary (the world's "
+        'category names), so random draws from that vocabulary would be the similar and '
+        'dissimilar words again; a word outside it gets, like any untrained row of the table, '
+        'a random direction: unit vectors with Gaussian entries drawn with the seed. They play '
+        "the part of NegLabel's random everyday words, which are unrelated to the images.")
+    add(f"- Score: NegS; NegA on = the card's rule ({plan.fusion}).\n")
     add(markdown_table(ablations['negatives'], (*_KNOWN, *_UNSEEN), 'Negatives'))
     add('')
     add('### Number of negatives (the first n of the similar list)\n')

@@ -9,8 +9,8 @@ costs nothing extra.
 Why one NegA-off setting serves many rows: with fusion ``off`` the negatives never enter the
 neck, so the boxes, ID logits and NMS are bit for bit those of the ID labels alone, and a
 negative's logit is read out by the head for the kept boxes only. So the ``off`` setting is run
-once with the similar *and* the random negatives, and every NegA-off row (baseline scores,
-NegS with similar, random, no or the first n negatives) selects its columns from it.
+once with every negative set (similar, dissimilar, random), and every NegA-off row (baseline
+scores, NegS with any set, none or the first n negatives) selects its columns from it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from negas_ros.labels import normalize_label
 
@@ -35,7 +36,8 @@ __all__ = [
     'NetworkSetting',
     'RowSpec',
     'build_plan',
-    'random_negatives',
+    'leftover_words',
+    'random_word_vectors',
 ]
 
 ID_SPLIT = 'id_test'
@@ -112,8 +114,9 @@ class BenchmarkPlan:
     """Settings to run and rows to report.
 
     id_labels: the ID labels (class order); similar: the NegAS negatives (label file order);
-    random: as many random vocabulary words (the ablation's control); fusion, weight: the
-    card's NegA rule, used by the ``negas`` row.
+    random: the random-word control; fusion, weight: the card's NegA rule, used by the
+    ``negas`` row; dissimilar: vocabulary words left out by the NegAS choice (may be empty).
+    Each negative set's labels are distinct from the other sets' and from the ID labels.
     settings: canonical settings by key, in run order. rows: the main table.
     ablations: ablation name -> rows. attention_settings: (name, setting key) pairs compared
     in the attention-overlap ablation.
@@ -124,6 +127,7 @@ class BenchmarkPlan:
     random: tuple[str, ...]
     fusion: str
     weight: float
+    dissimilar: tuple[str, ...] = ()
     settings: dict[str, NetworkSetting] = field(default_factory=dict)
     rows: tuple[RowSpec, ...] = ()
     ablations: dict[str, tuple[RowSpec, ...]] = field(default_factory=dict)
@@ -137,29 +141,41 @@ class BenchmarkPlan:
         keep = set(setting_keys)
         return BenchmarkPlan(
             self.id_labels, self.similar, self.random, self.fusion, self.weight,
-            {k: v for k, v in self.settings.items() if k in keep},
+            self.dissimilar, {k: v for k, v in self.settings.items() if k in keep},
             tuple(r for r in self.rows if r.setting in keep),
             {name: tuple(r for r in rows if r.setting in keep)
              for name, rows in self.ablations.items()},
             ())
 
 
-def random_negatives(pool: Sequence[str], exclude: Iterable[str], count: int,
-                     seed: int) -> tuple[str, ...]:
-    """``count`` words drawn without replacement from ``pool`` minus ``exclude``.
+def leftover_words(pool: Sequence[str], exclude: Iterable[str]) -> tuple[str, ...]:
+    """The words of ``pool`` not in ``exclude``, in pool order, each once.
 
-    Labels compare as :func:`negas_ros.labels.normalize_label` does (case, spacing,
-    plural). The draw is ``np.random.default_rng(seed).permutation`` over the sorted
-    candidates, so it depends only on the pool's contents, not its order. Fewer words come
-    back when the pool is smaller than ``count``.
+    Labels compare as :func:`negas_ros.labels.normalize_label` does (case, spacing, plural).
+    With the ID labels and the NegAS negatives excluded, what is left of a vocabulary is the
+    words the NegAS rule judged least similar: the 'dissimilar' control.
     """
-    if count < 0:
-        raise ValueError(f'count must be >= 0, got {count}')
     banned = {normalize_label(word) for word in exclude}
-    candidates = sorted({normalize_label(w): w.strip() for w in pool
-                         if w.strip() and normalize_label(w) not in banned}.values())
-    order = np.random.default_rng(seed).permutation(len(candidates))
-    return tuple(candidates[i] for i in order[:count])
+    out: dict[str, str] = {}
+    for word in pool:
+        key = normalize_label(word)
+        if word.strip() and key not in banned and key not in out:
+            out[key] = word.strip()
+    return tuple(out.values())
+
+
+def random_word_vectors(count: int, dim: int, seed: int) -> npt.NDArray[np.float32]:
+    """(count, dim) unit vectors with independent N(0, 1) entries before normalising.
+
+    The embedding a learned-table text encoder gives a word it never trained on (its rows
+    start as such Gaussian draws): the 'random words' control, drawn with ``seed``.
+    """
+    if count < 0 or dim < 1:
+        raise ValueError(f'need count >= 0 and dim >= 1, got {count}, {dim}')
+    x = np.random.default_rng(seed).standard_normal((count, dim))
+    out: npt.NDArray[np.float32] = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(
+        np.float32)
+    return out
 
 
 def _weight_key(weight: float) -> str:
@@ -169,7 +185,8 @@ def _weight_key(weight: float) -> str:
 def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequence[str],
                fusion: str = 'max', weight: float = 0.5,
                counts: Sequence[int] = NEGATIVE_COUNTS,
-               weights: Sequence[float] = FUSION_WEIGHTS) -> BenchmarkPlan:
+               weights: Sequence[float] = FUSION_WEIGHTS,
+               dissimilar: Sequence[str] = ()) -> BenchmarkPlan:
     """The full benchmark plan.
 
     id_labels: K >= 1 labels; similar: the NegAS negatives (M >= 1); random: the random-word
@@ -177,6 +194,7 @@ def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequenc
     the ``negas`` row ('max' or 'weighted'; 'off' is rejected). counts: numbers of negatives
     for the count ablation (the first n of ``similar``; n >= M is covered by 'all').
     weights: w of the 'weighted' rule in the fusion ablation, in (0, 1].
+    dissimilar: a third negative set for the negative-set ablation (may be empty).
     """
     if not id_labels:
         raise ValueError('at least one ID label is needed')
@@ -187,10 +205,15 @@ def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequenc
     for w in (weight, *weights):
         if not (math.isfinite(w) and 0.0 < w <= 1.0):
             raise ValueError(f'fusion weights must lie in (0, 1], got {w}')
-    similar_t, random_t = tuple(similar), tuple(random)
-    overlap = {normalize_label(w) for w in similar_t} & {normalize_label(w) for w in random_t}
-    if overlap:
-        raise ValueError(f'random negatives repeat similar ones: {sorted(overlap)}')
+    similar_t, random_t, dissimilar_t = tuple(similar), tuple(random), tuple(dissimilar)
+    seen = {normalize_label(w) for w in id_labels}
+    for name, words in (('similar', similar_t), ('dissimilar', dissimilar_t),
+                        ('random', random_t)):
+        keys = [normalize_label(w) for w in words]
+        repeated = sorted(set(keys) & seen | {k for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise ValueError(f'{name} negatives repeat an ID label or another set: {repeated}')
+        seen.update(keys)
 
     settings: dict[str, NetworkSetting] = {}
     by_signature: dict[tuple[str, float, tuple[str, ...]], str] = {}
@@ -210,10 +233,15 @@ def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequenc
         return canonical
 
     every = (*_ALL_SPLITS, *(s for s in ATTENTION_SPLITS if s not in _ALL_SPLITS))
-    off = add(NetworkSetting('nega_off', 'off', 0.0, similar_t + random_t, every,
-                             ATTENTION_SPLITS))
+    off = add(NetworkSetting('nega_off', 'off', 0.0, similar_t + dissimilar_t + random_t,
+                             every, ATTENTION_SPLITS))
     on = add(NetworkSetting('nega', fusion, weight if fusion == 'weighted' else 0.0, similar_t,
                             every, ATTENTION_SPLITS))
+    on_dissimilar = None
+    if dissimilar_t:
+        on_dissimilar = add(NetworkSetting('nega_dissimilar', fusion,
+                                           weight if fusion == 'weighted' else 0.0,
+                                           dissimilar_t, every))
     on_random = None
     if random_t:
         on_random = add(NetworkSetting('nega_random', fusion,
@@ -233,6 +261,8 @@ def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequenc
     sets = [('similar', 'similar (NegAS)', similar_t, on), ('none', 'none', (), off)]
     if on_random is not None:
         sets.insert(1, ('random', 'random words', random_t, on_random))
+    if on_dissimilar is not None:
+        sets.insert(1, ('dissimilar', 'dissimilar (left out)', dissimilar_t, on_dissimilar))
     negative_rows = []
     for name, title, words, on_key in sets:
         # Without negatives NegA has nothing to add: 'none, NegA on' is the NegA-off network.
@@ -277,5 +307,5 @@ def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequenc
     attention = [('NegA off (baseline)', off), (f'NegA {settings[on].describe()}', on)]
     if on_random is not None:
         attention.append((f'NegA {settings[on_random].describe()}, random words', on_random))
-    return BenchmarkPlan(tuple(id_labels), similar_t, random_t, fusion,
-                         float(weight), settings, tuple(rows), ablations, tuple(attention))
+    return BenchmarkPlan(tuple(id_labels), similar_t, random_t, fusion, float(weight),
+                         dissimilar_t, settings, tuple(rows), ablations, tuple(attention))

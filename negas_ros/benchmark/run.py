@@ -29,7 +29,8 @@ from negas_ros.benchmark.plan import (
     OOD_SPLITS,
     BenchmarkPlan,
     build_plan,
-    random_negatives,
+    leftover_words,
+    random_word_vectors,
 )
 from negas_ros.benchmark.protocol import RowResult, evaluate_rows
 from negas_ros.benchmark.report import rows_document, target_check
@@ -162,9 +163,13 @@ def _sha256(path: Path) -> str | None:
     return digest.hexdigest()
 
 
+RANDOM_WORD = 'random word {:02d}'
+"""Names of the random-word control's negatives (their embeddings: random_word_vectors)."""
+
+
 def _vocabulary(backend: YoloWorldBackend, template: str) -> list[str]:
-    """Words the model can embed, for the random-negative control: the offline vocabulary's
-    labels (un-templated), or the world's category names when the model has none."""
+    """Words the model has embeddings for: the offline vocabulary's labels (un-templated), or
+    the world's category names when the model has a text tower instead."""
     table = backend.embedder.table
     if table is None:
         from negas_ros.world import CATEGORIES
@@ -179,6 +184,33 @@ def _vocabulary(backend: YoloWorldBackend, template: str) -> list[str]:
     return words
 
 
+def with_random_words(backend: YoloWorldBackend, count: int, seed: int, template: str,
+                      device: str = 'cpu') -> tuple[YoloWorldBackend, tuple[str, ...]]:
+    """A backend over the same network whose embedder also knows ``count`` random words.
+
+    Why random vectors and not random vocabulary words: the shipped model's vocabulary is the
+    world's 18 category names, of which the NegAS rule keeps most; "random words" drawn from
+    it would be the same words. A word outside it is, to a learned-table encoder, a random
+    direction (:func:`~negas_ros.benchmark.plan.random_word_vectors`), as an everyday word is
+    to CLIP an unrelated one. Returns the backend and the words' names (:data:`RANDOM_WORD`).
+    """
+    from negas_ros.backends.yolo_world.backend import YoloWorldBackend
+    from negas_ros.backends.yolo_world.text import TextEmbedder, TextEmbeddingTable
+
+    names = tuple(RANDOM_WORD.format(i + 1) for i in range(count))
+    vectors = random_word_vectors(count, backend.net.config.embed_dim, seed)
+    prompts = tuple(template.format(name) for name in names)
+    old = backend.embedder.table
+    if old is None:
+        table = TextEmbeddingTable(prompts, vectors, 'ood-benchmark random words')
+    else:
+        table = TextEmbeddingTable(old.labels + prompts, np.vstack([old.embeddings, vectors]),
+                                   old.source)
+    embedder = TextEmbedder(table, backend.embedder.text_model, device)
+    return YoloWorldBackend(backend.net, embedder, backend.card, device=device,
+                            source=backend.source), names
+
+
 def load_backend(config: BenchmarkConfig) -> YoloWorldBackend:
     """Load the detector of ``config.model`` with ``config.threads`` torch threads."""
     import torch
@@ -189,14 +221,20 @@ def load_backend(config: BenchmarkConfig) -> YoloWorldBackend:
     return YoloWorldBackend.from_card(load_model_card(str(config.model)), config.device)
 
 
-def make_plan(backend: YoloWorldBackend, labels: LabelSet, seed: int) -> BenchmarkPlan:
-    """The benchmark plan for a loaded model and label set (random words drawn with seed)."""
+def make_plan(backend: YoloWorldBackend, labels: LabelSet, seed: int,
+              device: str = 'cpu') -> tuple[YoloWorldBackend, BenchmarkPlan]:
+    """The benchmark plan for a loaded model and label set, and the backend to run it with
+    (it also knows the random words, drawn with ``seed``)."""
     similar = labels.negative_labels
-    pool = _vocabulary(backend, labels.prompt_template)
-    random = random_negatives(pool, (*labels.id_labels, *similar), len(similar), seed)
+    dissimilar = leftover_words(_vocabulary(backend, labels.prompt_template),
+                                (*labels.id_labels, *similar))
+    backend, random = with_random_words(backend, len(similar), seed, labels.prompt_template,
+                                        device)
     card = backend.card
     fusion = card.nega_fusion if card.nega_fusion != 'off' else 'max'
-    return build_plan(labels.id_labels, similar, random, fusion, card.nega_weight)
+    plan = build_plan(labels.id_labels, similar, random, fusion, card.nega_weight,
+                      dissimilar=dissimilar)
+    return backend, plan
 
 
 def image_size_for(backend: YoloWorldBackend, image_size: tuple[int, int] | None
@@ -243,7 +281,7 @@ def run_benchmark(config: BenchmarkConfig, log_progress: bool = True) -> Benchma
     start = time.perf_counter()
     labels = load_labels(config.labels)
     backend = load_backend(config)
-    plan = make_plan(backend, labels, config.seed)
+    backend, plan = make_plan(backend, labels, config.seed, config.device)
     loaded = time.perf_counter()
     size = image_size_for(backend, config.image_size)
     config = replace(config, image_size=size)
@@ -348,6 +386,7 @@ def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
         'id_labels': list(plan.id_labels),
         'negatives_similar': list(plan.similar),
         'negatives_random': list(plan.random),
+        'negatives_dissimilar': list(plan.dissimilar),
         'settings': {key: {'fusion': s.fusion, 'weight': s.weight,
                            'negatives': len(s.negatives), 'splits': list(s.splits)}
                      for key, s in plan.settings.items()},
@@ -374,7 +413,7 @@ def reproduce_quick(model: Path, labels: Path, seed: int, box_threshold: float,
                              threads)
     label_set = load_labels(labels)
     backend = load_backend(config)
-    full = make_plan(backend, label_set, seed)
+    backend, full = make_plan(backend, label_set, seed)
     plan = full.restricted({row.setting for row in full.rows})
     no_attention = Counts(counts.id, counts.ood, 0)  # mixed_test serves attention only
     size = image_size_for(backend, image_size)

@@ -78,7 +78,11 @@ def _run(args: argparse.Namespace) -> int:
     counts = Counts(base.id if args.id_images is None else args.id_images,
                     base.ood if args.ood_images is None else args.ood_images,
                     base.attention if args.attention_images is None else args.attention_images)
-    model = args.model if args.model is not None else default_model_dir()
+    from negas_ros.models import resolve_model
+
+    # 'negas_mini' (an embedded model's name) works as it does in the node's 'model' parameter.
+    model = Path(resolve_model(str(args.model))) if args.model is not None else (
+        default_model_dir())
     labels = args.labels if args.labels is not None else default_labels_path()
     if not model.exists():
         raise ValueError(f'model {model} does not exist (the shipped model is written by the '

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from negas_ros.benchmark.plan import build_plan, random_negatives
+from negas_ros.benchmark.plan import build_plan, leftover_words, random_word_vectors
 from negas_ros.benchmark.protocol import RowResult
 from negas_ros.benchmark.report import markdown_table, row_entry, target_check
 
@@ -71,6 +71,7 @@ def test_plan_without_random_words_and_restricted() -> None:
     ({'similar': ()}, 'NegAS negatives'),
     ({'fusion': 'off'}, 'NegA on'),
     ({'random': ('Mannequins',)}, 'repeat'),
+    ({'similar': ('cars',)}, 'repeat'),
     ({'weight': 0.0}, r'\(0, 1\]'),
 ])
 def test_plan_rejects(kwargs: dict, match: str) -> None:
@@ -80,16 +81,27 @@ def test_plan_rejects(kwargs: dict, match: str) -> None:
         build_plan(**args)
 
 
-def test_random_negatives() -> None:
-    pool = ['Cars', 'dog', 'bench', 'kite', ' dog ', 'golf cart', 'lamp']
-    words = random_negatives(pool, ['car', 'golf carts'], 3, seed=1)
-    assert len(words) == 3 and len(set(words)) == 3
-    assert not {'Cars', 'golf cart'} & set(words)
-    assert words == random_negatives(list(reversed(pool)), ['car', 'golf carts'], 3, seed=1)
-    assert set(random_negatives(pool, ['car', 'golf cart'], 10, seed=0)) == {
-        'dog', 'bench', 'kite', 'lamp'}
+def test_leftover_words_and_random_word_vectors() -> None:
+    pool = ['car', 'Cars', 'dog', 'golf cart', ' dog ', 'bench', 'lamp']
+    assert leftover_words(pool, ['car', 'golf carts']) == ('dog', 'bench', 'lamp')
+    vectors = random_word_vectors(4, 16, seed=3)
+    assert vectors.shape == (4, 16) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(vectors, random_word_vectors(4, 16, seed=3))
+    assert not np.array_equal(vectors, random_word_vectors(4, 16, seed=4))
     with pytest.raises(ValueError):
-        random_negatives(pool, [], -1, 0)
+        random_word_vectors(-1, 16, 0)
+
+
+def test_dissimilar_set_gets_its_rows() -> None:
+    plan = build_plan(IDS, SIMILAR, RANDOM, 'max', dissimilar=('hydrant', 'kite2'))
+    assert plan.settings['nega_off'].negatives == (*SIMILAR, 'hydrant', 'kite2', *RANDOM)
+    assert plan.settings['nega_dissimilar'].negatives == ('hydrant', 'kite2')
+    assert [r.key for r in plan.ablations['negatives']] == [
+        'similar/nega_off', 'similar/nega_on', 'dissimilar/nega_off', 'dissimilar/nega_on',
+        'random/nega_off', 'random/nega_on', 'none/nega_off', 'none/nega_on']
+    with pytest.raises(ValueError, match='dissimilar'):
+        build_plan(IDS, SIMILAR, RANDOM, 'max', dissimilar=('tram',))
 
 
 def _result(plan_key: str = 'negas') -> tuple[RowResult, object]:
