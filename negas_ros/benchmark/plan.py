@@ -241,7 +241,7 @@ def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequenc
     if dissimilar_t:
         on_dissimilar = add(NetworkSetting('nega_dissimilar', fusion,
                                            weight if fusion == 'weighted' else 0.0,
-                                           dissimilar_t, every))
+                                           dissimilar_t, _ALL_SPLITS))
     on_random = None
     if random_t:
         on_random = add(NetworkSetting('nega_random', fusion,
