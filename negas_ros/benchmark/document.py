@@ -82,6 +82,11 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
         add('- Caveat: ' + '; '.join(leaks) + '. On those splits the negatives name the '
             'unknown objects (as an LLM list for "car" names "van", which COCO-OOD holds); the '
             '`_unseen` columns measure unknowns no negative names.')
+    tau = main['max_sigmoid'].get('tau')
+    if tau is not None and tau < 1.5 * meta['box_threshold']:
+        add(f"- Caveat: tau* = {tau:.3f} lies close to the candidate threshold "
+            f"{meta['box_threshold']:g}: nearly every candidate is a sample, so the OOD numbers "
+            'depend on that threshold.')
     add('')
     add('## Main table\n')
     add('FPR95, AUROC, AUPR (AUPR-In, ID positive) in percent, over detections kept at the '

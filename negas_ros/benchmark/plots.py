@@ -55,7 +55,8 @@ def write_figures(out_dir: Path, rows: Mapping[str, RowResult], main_keys: Seque
     plt = _pyplot()
     out_dir = Path(out_dir)
     written: list[Path] = []
-    sets = [name for name in ood_sets if any(name in rows[k].ood_scores for k in main_keys)]
+    sets = [name for name in ood_sets
+            if any(rows[k].ood_scores.get(name, np.zeros(0)).size for k in main_keys)]
     if sets:
         fig, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 4.2), squeeze=False)
         for ax, name in zip(axes[0], sets, strict=True):
@@ -90,10 +91,12 @@ def write_figures(out_dir: Path, rows: Mapping[str, RowResult], main_keys: Seque
                     ax.set_axis_off()
                     continue
                 bins = np.histogram_bin_edges(both, bins=40)
-                ax.hist(row.id_scores, bins=bins, alpha=0.6, density=True,
-                        label=f'ID ({row.id_scores.size})')
-                ax.hist(oods, bins=bins, alpha=0.6, density=True,
-                        label=f'{name} OOD ({oods.size})')
+                if row.id_scores.size:
+                    ax.hist(row.id_scores, bins=bins, alpha=0.6, density=True,
+                            label=f'ID ({row.id_scores.size})')
+                if oods.size:  # an empty density histogram divides by zero
+                    ax.hist(oods, bins=bins, alpha=0.6, density=True,
+                            label=f'{name} OOD ({oods.size})')
                 ax.set(xlabel=f'{row.spec.method} score (larger = more ID)', ylabel='density',
                        title=f'{key}: ID vs {name}')
                 ax.legend(fontsize=7)

@@ -76,7 +76,7 @@ class Counts:
         return counts
 
 
-DEFAULT_COUNTS = Counts(id=400, ood=200, attention=60)
+DEFAULT_COUNTS = Counts(id=600, ood=300, attention=100)
 """Full run: sized for about 15 minutes on 2 CPU cores with the shipped model."""
 QUICK_COUNTS = Counts(id=40, ood=20, attention=8)
 """The quick subset (``--quick``; the reproduction test): the first images of each split."""
