@@ -1,0 +1,354 @@
+"""The pretraining loop of the mini YOLO-World on the world's ``pretrain`` split.
+
+Recipe (YOLO-World's region-text pretraining, at toy scale; the numbers are in
+:class:`TrainConfig`): per step a batch of freshly rendered scenes, a text set sampled from the
+learned vocabulary (:func:`~negas_ros.train.text.sample_text_set`), a forward of the full
+network (text-guided neck included) with that text set, the task-aligned assigner on the
+detached predictions, and BCE + CIoU + DFL (:mod:`negas_ros.train.losses`). AdamW with linear
+warm-up and cosine decay, gradient clipping, and an exponential moving average (EMA) of the
+weights, which is what is validated and exported (YOLOv8 does the same; on a short schedule the
+average is markedly better than the last iterate).
+
+Reproducibility: every random draw comes from ``seed`` (weights, text sets) or from
+(seed, scene index) (augmentation), the scene stream is ``pretrain`` 0, 1, 2, ..., and torch
+runs with a fixed thread count; the same config on the same machine gives the same weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+import copy
+from dataclasses import asdict, dataclass, field
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from negas_ros.backends.yolo_world.config import STRIDES, YoloWorldConfig, config_from_scale
+from negas_ros.backends.yolo_world.network import BNContrastiveHead, YoloWorldNet
+from negas_ros.train.assigner import TaskAlignedAssigner
+from negas_ros.train.data import WorldDetectionData, collate
+from negas_ros.train.evaluate import MapResult, coco_map, predict_network
+from negas_ros.train.losses import LossWeights, detection_loss
+from negas_ros.train.text import LearnedVocabulary, prepare_text_trainable, sample_text_set
+
+__all__ = ['ModelEma', 'TrainConfig', 'TrainResult', 'build_network', 'train']
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (written into the model card).
+
+    Network: YOLO-World v2 at (depth, width) scale with a ``embed_dim``-wide learned text table.
+    Data: ``steps * batch`` pretrain scenes from world ``world_seed`` at ``imgsz`` (square).
+    Text sets: ``grounding_fraction`` of the batches grounding-style (see
+    :mod:`negas_ros.train.text`). Optimiser: AdamW (lr, weight_decay on conv/linear weights),
+    ``warmup`` linear steps then cosine to ``lr * final_lr_fraction``; gradient norm clipped to
+    ``clip``. EMA decay ``ema_decay * (1 - exp(-updates / ema_tau))``. Validation every
+    ``val_every`` steps on ``val_images`` pretrain_val scenes (0 disables it).
+    ``time_limit_s``: a guard, training stops early (and says so) past it.
+    """
+
+    seed: int = 0
+    world_seed: int = 0
+    imgsz: int = 256
+    depth: float = 0.33
+    width: float = 0.25
+    embed_dim: int = 64
+    batch: int = 16
+    steps: int = 2000
+    lr: float = 2e-3
+    final_lr_fraction: float = 0.05
+    warmup: int = 100
+    weight_decay: float = 5e-4
+    clip: float = 10.0
+    ema_decay: float = 0.999
+    ema_tau: float = 200.0
+    grounding_fraction: float = 0.5
+    topk: int = 10
+    alpha: float = 0.5
+    beta: float = 6.0
+    loss_box: float = 7.5
+    loss_cls: float = 0.5
+    loss_dfl: float = 1.5
+    objects_per_image: float = 5.0
+    hsv: tuple[float, float, float] = (0.015, 0.5, 0.3)
+    workers: int = 1
+    threads: int = 1
+    val_every: int = 250
+    val_images: int = 100
+    log_every: int = 25
+    time_limit_s: float = 55 * 60.0
+
+    def __post_init__(self) -> None:
+        if self.imgsz % 32 or self.imgsz < 64:
+            raise ValueError(f'imgsz must be a multiple of 32 and >= 64, got {self.imgsz}')
+        if self.batch < 1 or self.steps < 1:
+            raise ValueError('batch and steps must be >= 1')
+        if not 0.0 <= self.grounding_fraction <= 1.0:
+            raise ValueError('grounding_fraction must be in [0, 1]')
+        if self.objects_per_image <= 0:
+            raise ValueError('objects_per_image must be > 0')
+
+    def network_config(self) -> YoloWorldConfig:
+        return config_from_scale(self.depth, self.width, 1024, embed_dim=self.embed_dim,
+                                 num_classes=0, name='negas_mini')
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_network(cfg: YoloWorldConfig, imgsz: int = 256, num_texts: int = 18,
+                  objects_per_image: float = 5.0) -> YoloWorldNet:
+    """A freshly initialised network for training.
+
+    The inference defaults of the contrastive head (bias -10, logit scale e^-1) make every
+    score ~5e-5 and learn slowly. Training starts instead at the prior of a positive per level
+    (as YOLOv8 initialises its class biases; focal-loss prior, Lin et al. 2017):
+    p = objects_per_image / num_texts / cells of the level, bias = logit(p), unit scale.
+    """
+    net = YoloWorldNet(cfg)
+    with torch.no_grad():
+        for module, stride in zip(net.head.cv4, STRIDES, strict=True):
+            assert isinstance(module, BNContrastiveHead)
+            p = min(0.5, objects_per_image / num_texts / (imgsz / stride) ** 2)
+            module.bias.fill_(math.log(p / (1 - p)))
+            module.logit_scale.fill_(0.0)
+    return net
+
+
+def anchor_grid(imgsz: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Anchor centres (A, 2) pixels and strides (A,) in the head's order (P3 first, rows)."""
+    points, strides = [], []
+    for s in STRIDES:
+        h, w = imgsz[0] // s, imgsz[1] // s
+        ys, xs = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing='ij')
+        points.append(torch.stack((xs, ys), -1).view(-1, 2) * s)
+        strides.append(torch.full((h * w,), float(s)))
+    return torch.cat(points), torch.cat(strides)
+
+
+class _BoxLogitTap:
+    """Captures the raw DFL logits of the head's box branches during a forward (the network's
+    output only holds the decoded boxes; DFL needs the bins)."""
+
+    def __init__(self, net: YoloWorldNet) -> None:
+        self.outputs: list[torch.Tensor] = []
+        self._handles = [branch.register_forward_hook(self._hook) for branch in net.head.cv2]
+
+    def _hook(self, _module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+        self.outputs.append(output.flatten(2))
+
+    def take(self, reg_max: int) -> torch.Tensor:
+        """(B, A, 4, reg_max) logits of the last forward."""
+        raw = torch.cat(self.outputs, 2)  # (B, 4 * R, A)
+        self.outputs = []
+        b, _, a = raw.shape
+        return raw.view(b, 4, reg_max, a).permute(0, 3, 1, 2)
+
+    def close(self) -> None:
+        for h in self._handles:
+            h.remove()
+
+
+class ModelEma:
+    """Exponential moving average of every floating-point tensor of the state (BatchNorm
+    statistics included); ``decay(n) = d (1 - exp(-n / tau))`` ramps up from 0 so that the
+    early average is not dominated by the random initialisation."""
+
+    def __init__(self, modules: nn.ModuleDict, decay: float, tau: float) -> None:
+        self.module = copy.deepcopy(modules).eval().requires_grad_(False)
+        self.decay = decay
+        self.tau = tau
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, modules: nn.ModuleDict) -> None:
+        self.updates += 1
+        d = self.decay * (1 - math.exp(-self.updates / self.tau))
+        current = modules.state_dict()
+        for key, value in self.module.state_dict().items():
+            if value.dtype.is_floating_point:
+                value.mul_(d).add_(current[key].detach(), alpha=1 - d)
+            else:
+                value.copy_(current[key])
+
+
+@dataclass
+class TrainResult:
+    """The EMA network and vocabulary, the history and the wall time."""
+
+    net: YoloWorldNet
+    vocabulary: LearnedVocabulary
+    config: TrainConfig
+    history: list[dict[str, Any]] = field(default_factory=list)
+    validations: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    steps_done: int = 0
+    stopped_early: bool = False
+
+
+def _param_groups(modules: nn.ModuleDict, weight_decay: float) -> list[dict[str, Any]]:
+    decay, no_decay = [], []
+    for name, p in modules.named_parameters():
+        if not p.requires_grad:
+            continue
+        # Conv/linear weights decay; BatchNorm, biases, head scalars and the text table do not
+        # (the table is normalised, so decay would only change its effective step size).
+        if p.ndim >= 2 and not name.startswith('vocabulary'):
+            decay.append(p)
+        else:
+            no_decay.append(p)
+    return [{'params': decay, 'weight_decay': weight_decay},
+            {'params': no_decay, 'weight_decay': 0.0}]
+
+
+def _lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    floor = cfg.final_lr_fraction
+    return cfg.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def validate(net: YoloWorldNet, vocabulary: LearnedVocabulary, cfg: TrainConfig,
+             images: int, split: str = 'pretrain_val') -> MapResult:
+    """mAP of a network in memory on ``images`` scenes of ``split`` with the whole vocabulary
+    as texts (network-input pixels; the card's numbers come from the backend instead)."""
+    data = WorldDetectionData(cfg.world_seed, split, vocabulary.words, (cfg.imgsz, cfg.imgsz),
+                              images)
+    loader = torch.utils.data.DataLoader(data, batch_size=16, collate_fn=collate)
+    text = vocabulary(torch.arange(len(vocabulary.words)))
+    results = predict_network(net, text.detach(), loader)
+    return coco_map(results, vocabulary.words)
+
+
+def train(
+    cfg: TrainConfig,
+    vocabulary_words: tuple[str, ...],
+    on_log: Callable[[dict[str, Any]], None] | None = None,
+    batches: Iterator[dict[str, torch.Tensor]] | None = None,
+) -> TrainResult:
+    """Pretrain a mini YOLO-World from scratch; returns the EMA weights.
+
+    vocabulary_words: the text vocabulary (class index order of the data). on_log: called with
+    each log record (step records and validation records). batches: collated batches to use
+    instead of the world stream (tests); it must yield at least ``cfg.steps`` batches.
+    """
+    start = time.monotonic()
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    net = build_network(cfg.network_config(), cfg.imgsz, len(vocabulary_words),
+                        cfg.objects_per_image).train()
+    vocabulary = LearnedVocabulary(vocabulary_words, cfg.embed_dim)
+    modules = nn.ModuleDict({'net': net, 'vocabulary': vocabulary})
+    ema = ModelEma(modules, cfg.ema_decay, cfg.ema_tau)
+    optimizer = torch.optim.AdamW(_param_groups(modules, cfg.weight_decay), lr=cfg.lr,
+                                  betas=(0.9, 0.999))
+    assigner = TaskAlignedAssigner(cfg.topk, cfg.alpha, cfg.beta)
+    weights = LossWeights(cfg.loss_box, cfg.loss_cls, cfg.loss_dfl)
+    points, strides = anchor_grid((cfg.imgsz, cfg.imgsz))
+    tap = _BoxLogitTap(net)
+    reg_max = net.config.reg_max
+    vocab_size = len(vocabulary_words)
+
+    if batches is None:
+        data = WorldDetectionData(cfg.world_seed, 'pretrain', vocabulary_words,
+                                  (cfg.imgsz, cfg.imgsz), cfg.steps * cfg.batch, augment=True,
+                                  hsv=cfg.hsv, seed=cfg.seed)
+        loader = torch.utils.data.DataLoader(
+            data, batch_size=cfg.batch, shuffle=False, collate_fn=collate,
+            num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
+            worker_init_fn=_worker_init if cfg.workers > 0 else None, prefetch_factor=4
+            if cfg.workers > 0 else None)
+        batches = iter(loader)
+
+    result = TrainResult(net, vocabulary, cfg)
+    running: dict[str, float] = {}
+    try:
+        for step in range(cfg.steps):
+            if time.monotonic() - start > cfg.time_limit_s:
+                _LOG.warning('time limit %.0f s reached after %d of %d steps; stopping',
+                             cfg.time_limit_s, step, cfg.steps)
+                result.stopped_early = True
+                break
+            batch = next(batches)
+            lr = _lr_at(step, cfg)
+            for group in optimizer.param_groups:
+                group['lr'] = lr
+            mask = batch['mask']
+            present = batch['classes'][mask].unique().tolist()
+            text_ids = sample_text_set(present, vocab_size, rng, cfg.grounding_fraction)
+            # vocabulary index -> position in this batch's text set (-1: not in the set, so
+            # such objects are background for every text).
+            position = torch.full((vocab_size,), -1, dtype=torch.long)
+            position[torch.from_numpy(text_ids)] = torch.arange(len(text_ids))
+            labels = position[batch['classes']]
+            gt_mask = mask & (labels >= 0)
+
+            text = vocabulary(torch.from_numpy(text_ids))
+            out = net(batch['images'], prepare_text_trainable(net, text))
+            box_logits = tap.take(reg_max)
+            assignment = assigner(out.id_logits.detach().sigmoid(), out.boxes.detach(), points,
+                                  labels.clamp(min=0), batch['boxes'], gt_mask)
+            loss, parts = detection_loss(out.id_logits, box_logits, out.boxes, points, strides,
+                                         assignment, weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(modules.parameters(), cfg.clip))
+            optimizer.step()
+            ema.update(modules)
+            result.steps_done = step + 1
+
+            for key, value in {**parts, 'loss': float(loss.detach()) / cfg.batch,
+                               'grad_norm': grad_norm}.items():
+                running[key] = running.get(key, 0.0) + value
+            running['n'] = running.get('n', 0.0) + 1
+            if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+                n = running.pop('n')
+                record = {'step': step + 1, 'lr': lr, 'seconds': time.monotonic() - start,
+                          'texts': len(text_ids), **{k: v / n for k, v in running.items()}}
+                running = {}
+                result.history.append(record)
+                if on_log:
+                    on_log(record)
+            if cfg.val_every and cfg.val_images and (step + 1) % cfg.val_every == 0 \
+                    and step + 1 < cfg.steps:
+                result.validations.append(_validation_record(ema, cfg, step + 1, start, on_log))
+    finally:
+        tap.close()
+    if cfg.val_every and cfg.val_images:
+        result.validations.append(
+            _validation_record(ema, cfg, result.steps_done, start, on_log))
+    final_net = ema.module['net']
+    final_vocab = ema.module['vocabulary']
+    assert isinstance(final_net, YoloWorldNet) and isinstance(final_vocab, LearnedVocabulary)
+    result.net, result.vocabulary = final_net, final_vocab
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _worker_init(_worker_id: int) -> None:
+    torch.set_num_threads(1)  # rendering is numpy/OpenCV; the trainer owns the torch threads
+
+
+def _validation_record(ema: ModelEma, cfg: TrainConfig, step: int, start: float,
+                       on_log: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
+    net = ema.module['net']
+    vocab = ema.module['vocabulary']
+    assert isinstance(net, YoloWorldNet) and isinstance(vocab, LearnedVocabulary)
+    t0 = time.monotonic()
+    res = validate(net, vocab, cfg, cfg.val_images)
+    record = {'step': step, 'val_map50': res.map50, 'val_map': res.map,
+              'val_seconds': time.monotonic() - t0, 'seconds': time.monotonic() - start,
+              'per_class_ap50': res.per_class_ap50}
+    if on_log:
+        on_log(record)
+    return record
