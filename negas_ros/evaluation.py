@@ -235,34 +235,24 @@ def coco_evaluate(
 
     detection_mask: (num_detections,) bool, which detections to enter (default: all).
     Category ids are 1 + the class index. pycocotools' console output is swallowed.
+
+    COCOeval matches and accumulates every category on its own, so the categories are
+    evaluated one at a time and their slices of the precision / recall / score arrays joined:
+    the arrays and summary equal one COCOeval over all categories (the tests check this), while
+    only one category's per-box dicts and match tables exist at a time.
     """
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
+    from pycocotools.cocoeval import COCOeval, Params
 
     names = dataset.class_names
     has_gt = np.frombuffer(dataset.image_has_gt, dtype=np.int8).astype(bool)
     images = [{'id': int(i), 'width': int(dataset.image_width[i]),
                'height': int(dataset.image_height[i])} for i in np.flatnonzero(has_gt)]
-    categories = [{'id': k + 1, 'name': name} for k, name in enumerate(names)]
-    gt_boxes = np.frombuffer(dataset.gt_box, dtype=np.float64).reshape(-1, 4)
-    annotations = []
-    for k in range(len(dataset.gt_image)):
-        box = _coco_box(gt_boxes[k].tolist())
-        annotations.append({'id': k + 1, 'image_id': int(dataset.gt_image[k]),
-                            'category_id': int(dataset.gt_class[k]) + 1, 'bbox': box,
-                            'area': box[2] * box[3], 'iscrowd': int(dataset.gt_crowd[k])})
-    det_boxes = np.frombuffer(dataset.det_box, dtype=np.float64).reshape(-1, 4)
     det_image = np.frombuffer(dataset.det_image, dtype=np.int32)
     keep = has_gt[det_image] if det_image.size else np.zeros(0, bool)
     if detection_mask is not None:
         keep = keep & detection_mask
-    results: list[dict[str, Any]] = []
-    for j in np.flatnonzero(keep).tolist():
-        box = _coco_box(det_boxes[j].tolist())
-        results.append({'id': len(results) + 1, 'image_id': int(det_image[j]),
-                        'category_id': int(dataset.det_class[j]) + 1, 'bbox': box,
-                        'area': box[2] * box[3], 'iscrowd': 0,
-                        'score': float(dataset.det_confidence[j])})
+    det_class = np.frombuffer(dataset.det_class, dtype=np.int32)
+    gt_class = np.frombuffer(dataset.gt_class, dtype=np.int32)
     nan = float('nan')
     empty = np.zeros(0)
     if not images:
@@ -270,21 +260,31 @@ def coco_evaluate(
         return CocoResult(nan, nan, nan, none, dict(none), dict.fromkeys(_STAT_NAMES, nan),
                           empty, empty, empty, empty)
 
+    params = Params(iouType='bbox')
+    shape = (len(params.iouThrs), len(params.recThrs), len(names), len(params.areaRng),
+             len(params.maxDets))
+    precision = -np.ones(shape)
+    scores = -np.ones(shape)
+    recall = -np.ones((shape[0], *shape[2:]))
     with contextlib.redirect_stdout(io.StringIO()):
-        ground_truth = COCO()
-        ground_truth.dataset = {'images': images, 'categories': categories,
-                                'annotations': annotations}
-        ground_truth.createIndex()
-        # Built like COCO.loadRes builds a bbox result set, without its per-box polygons.
-        predicted = COCO()
-        predicted.dataset = {'images': images, 'categories': categories,
-                             'annotations': results}
-        predicted.createIndex()
-        coco_eval = COCOeval(ground_truth, predicted, 'bbox')
-        coco_eval.evaluate()
-        coco_eval.accumulate()
-        coco_eval.summarize()
-    precision = np.asarray(coco_eval.eval['precision'], dtype=np.float64)
+        for k in range(len(names)):
+            coco_eval = COCOeval(
+                _coco_set(images, names, _gt_annotations(dataset, np.flatnonzero(gt_class == k))),
+                _coco_set(images, names, _det_annotations(
+                    dataset, np.flatnonzero(keep & (det_class == k)))),
+                'bbox')
+            coco_eval.params.catIds = [k + 1]
+            coco_eval.evaluate()
+            coco_eval.accumulate()
+            precision[:, :, k] = coco_eval.eval['precision'][:, :, 0]
+            scores[:, :, k] = coco_eval.eval['scores'][:, :, 0]
+            recall[:, k] = coco_eval.eval['recall'][:, 0]
+            del coco_eval
+        summary = COCOeval(iouType='bbox')
+        summary.params.catIds = list(range(1, len(names) + 1))
+        summary.eval = {'params': summary.params, 'counts': list(shape),
+                        'precision': precision, 'recall': recall, 'scores': scores}
+        summary.summarize()
     per_class: dict[str, float | None] = {}
     per_class50: dict[str, float | None] = {}
     for k, name in enumerate(names):
@@ -292,7 +292,7 @@ def coco_evaluate(
         at50 = precision[0, :, k, 0, -1]
         per_class[name] = float(all_iou[all_iou > -1].mean()) if (all_iou > -1).any() else None
         per_class50[name] = float(at50[at50 > -1].mean()) if (at50 > -1).any() else None
-    stats = {name: float(v) for name, v in zip(_STAT_NAMES, coco_eval.stats, strict=True)}
+    stats = {name: float(v) for name, v in zip(_STAT_NAMES, summary.stats, strict=True)}
 
     def undefined_as_nan(value: float) -> float:
         return nan if value == -1 else value  # COCOeval's "no ground truth at all"
@@ -300,11 +300,47 @@ def coco_evaluate(
     return CocoResult(
         map=undefined_as_nan(stats['AP']), map50=undefined_as_nan(stats['AP50']),
         map75=undefined_as_nan(stats['AP75']), per_class_ap=per_class,
-        per_class_ap50=per_class50, stats=stats, precision=precision,
-        scores=np.asarray(coco_eval.eval['scores'], dtype=np.float64),
-        rec_thrs=np.asarray(coco_eval.params.recThrs, dtype=np.float64),
-        iou_thrs=np.asarray(coco_eval.params.iouThrs, dtype=np.float64),
-        images=len(images), detections=len(results), ground_truth_boxes=len(annotations))
+        per_class_ap50=per_class50, stats=stats, precision=precision, scores=scores,
+        rec_thrs=np.asarray(params.recThrs, dtype=np.float64),
+        iou_thrs=np.asarray(params.iouThrs, dtype=np.float64),
+        images=len(images), detections=int(keep.sum()), ground_truth_boxes=int(gt_class.size))
+
+
+def _coco_set(images: list[dict[str, int]], names: Sequence[str],
+              annotations: list[dict[str, Any]]) -> Any:
+    """A pycocotools COCO object built in memory (as COCO.loadRes builds a bbox result set,
+    without its per-box polygons, which bbox evaluation never reads)."""
+    from pycocotools.coco import COCO
+
+    coco = COCO()
+    coco.dataset = {'images': images, 'annotations': annotations,
+                    'categories': [{'id': k + 1, 'name': n} for k, n in enumerate(names)]}
+    coco.createIndex()
+    return coco
+
+
+def _gt_annotations(dataset: DetectionSet, indices: npt.NDArray[np.intp]) -> list[dict[str, Any]]:
+    boxes = np.frombuffer(dataset.gt_box, dtype=np.float64).reshape(-1, 4)
+    result = []
+    for j in indices.tolist():
+        box = _coco_box(boxes[j].tolist())
+        result.append({'id': j + 1, 'image_id': int(dataset.gt_image[j]),
+                       'category_id': int(dataset.gt_class[j]) + 1, 'bbox': box,
+                       'area': box[2] * box[3], 'iscrowd': int(dataset.gt_crowd[j])})
+    return result
+
+
+def _det_annotations(dataset: DetectionSet,
+                     indices: npt.NDArray[np.intp]) -> list[dict[str, Any]]:
+    boxes = np.frombuffer(dataset.det_box, dtype=np.float64).reshape(-1, 4)
+    result = []
+    for j in indices.tolist():
+        box = _coco_box(boxes[j].tolist())
+        result.append({'id': j + 1, 'image_id': int(dataset.det_image[j]),
+                       'category_id': int(dataset.det_class[j]) + 1, 'bbox': box,
+                       'area': box[2] * box[3], 'iscrowd': 0,
+                       'score': float(dataset.det_confidence[j])})
+    return result
 
 
 @dataclass(frozen=True)

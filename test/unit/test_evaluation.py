@@ -151,7 +151,10 @@ def test_map_matches_a_direct_pycocotools_computation(seed: int) -> None:
     assert ours.map == pytest.approx(coco_eval.stats[0], abs=1e-12)
     assert ours.map50 == pytest.approx(coco_eval.stats[1], abs=1e-12)
     assert ours.map75 == pytest.approx(coco_eval.stats[2], abs=1e-12)
+    # Evaluated one class at a time, the arrays equal one COCOeval over all classes.
     np.testing.assert_allclose(ours.precision, coco_eval.eval['precision'])
+    np.testing.assert_allclose(ours.scores, coco_eval.eval['scores'])
+    np.testing.assert_allclose(list(ours.stats.values()), coco_eval.stats)
     for k, name in enumerate(data.class_names):
         p = coco_eval.eval['precision'][:, :, k, 0, -1]
         assert ours.per_class_ap[name] == pytest.approx(p[p > -1].mean(), abs=1e-12)
