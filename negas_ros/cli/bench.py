@@ -18,7 +18,11 @@ on a realistic number of boxes.
 
 Output: one JSON line per configuration: backend, variant, imgsz, negatives, nega, ms_median,
 ms_min, ms_max, ms_q1, ms_q3 (quartiles), ms_model / ms_postprocess (medians of the backend's
-own stage timings), detections, repeats, id_labels, device, threads.
+own stage timings, always wall clock), ratio_to_plain with ratio_q1 / ratio_q3 (median and
+quartiles over rounds of this configuration's time divided by that of the plain detector, 0
+negatives and NegA off, in the same round), detections, repeats, id_labels, device, threads,
+clock ('wall': latency; 'cpu': this process's CPU time, for shared machines). A first line
+describes the machine, a last one the load average at the end.
 """
 
 from __future__ import annotations
@@ -99,6 +103,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda:N'")
     parser.add_argument('--half', action='store_true', help='fp16 (CUDA only)')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--clock', default='wall', choices=('wall', 'cpu'),
+                        help="'wall': latency (default); 'cpu': this process's CPU time, "
+                             'robust to other processes on a shared machine; use it with '
+                             '--threads 1 (with more threads it sums their CPU time)')
     parser.add_argument('--out', type=Path, default=None,
                         help='also append the JSON lines to this file')
     parser.set_defaults(func=run)
@@ -212,15 +220,16 @@ def _measure(backend: Any, name: str, variant: str, imgsz: int, configs: Sequenc
     probe = backend.infer(image, 0.0)
     best = np.sort(1.0 / (1.0 + np.exp(-probe.id_logits.max(1).astype(np.float64))))[::-1]
     threshold = float(best[min(args.candidates, len(best)) - 1]) if len(best) else 0.0
+    clock = time.process_time if args.clock == 'cpu' else time.perf_counter
     totals: dict[_Config, list[float]] = {c: [] for c in configs}
     stages: dict[_Config, list[tuple[float, float]]] = {c: [] for c in configs}
     found: dict[_Config, list[int]] = {c: [] for c in configs}
     for round_index in range(args.warmup + args.repeats):
         for config in configs:
             backend.set_labels(id_labels, negatives[: config.negatives], config.nega)
-            start = time.perf_counter()
+            start = clock()
             raw = backend.infer(image, threshold)
-            elapsed = time.perf_counter() - start
+            elapsed = clock() - start
             if round_index < args.warmup:
                 continue
             timings = getattr(backend, 'last_timings', {})
@@ -229,18 +238,28 @@ def _measure(backend: Any, name: str, variant: str, imgsz: int, configs: Sequenc
             found[config].append(len(raw))
         _log.info('%s %s: round %d of %d done', name, variant, round_index + 1,
                   args.warmup + args.repeats)
+    # Paired per-round ratios to the plain detector: configurations of one round run within a
+    # second of each other, so a burst of load from other processes slows them alike and
+    # cancels out of the ratio, which the raw medians cannot promise on a shared machine.
+    base = _Config(0, False) if _Config(0, False) in totals else configs[0]
     rows = []
     for config in configs:
+        ratios = sorted(t / b for t, b in zip(totals[config], totals[base], strict=True))
+        r_q1, _, r_q3 = (statistics.quantiles(ratios, n=4) if len(ratios) > 1
+                         else (ratios[0],) * 3)
         rows.append({
             'backend': name, 'variant': variant, 'imgsz': imgsz,
             'negatives': config.negatives, 'nega': 'on' if config.nega else 'off',
             **_stats(totals[config]),
             'ms_model': round(statistics.median(s[0] for s in stages[config]) * 1e3, 2),
             'ms_postprocess': round(statistics.median(s[1] for s in stages[config]) * 1e3, 2),
+            'ratio_to_plain': round(statistics.median(ratios), 4),
+            'ratio_q1': round(r_q1, 4), 'ratio_q3': round(r_q3, 4),
+            'plain': f'negatives={base.negatives} nega={"on" if base.nega else "off"}',
             'detections': round(statistics.mean(found[config]), 1),
             'box_threshold': round(threshold, 6),
             'repeats': args.repeats, 'warmup': args.warmup, 'id_labels': len(id_labels),
-            'device': args.device + (' fp16' if args.half else ''),
+            'device': args.device + (' fp16' if args.half else ''), 'clock': args.clock,
         })
     return rows
 
