@@ -229,7 +229,12 @@ def _reference_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray,
     return keep
 
 
-def test_nms_matches_a_reference_implementation() -> None:
+@pytest.mark.parametrize('matrix_max', [512, 10])  # both implementations of batched_nms
+def test_nms_matches_a_reference_implementation(matrix_max: int,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from negas_ros.backends.yolo_world import postprocess
+
+    monkeypatch.setattr(postprocess, '_NMS_MATRIX_MAX', matrix_max)
     rng = np.random.default_rng(0)
     xy = rng.uniform(0, 100, (300, 2))
     wh = rng.uniform(5, 40, (300, 2))
