@@ -73,6 +73,9 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
         'Every number is from the model and labels named under *Setup*, on procedurally '
         'rendered images of `negas_ros.world` (ID: `id_test`; OOD: `ood_near`, `ood_far` and '
         'their `_unseen` twins, whose categories were never in pretraining).\n')
+    if meta.get('mode') == 'quick':
+        add('**Quick run** (the `--quick` subset): few images, noisy numbers; the full table '
+            'comes from `negas-ros ood-benchmark` without `--quick`.\n')
     add('## Headline\n')
     out.extend(_target_lines(doc['target'], 'Near-OOD (known categories, `ood_near`)'))
     out.extend(_target_lines(doc['target_unseen'],

@@ -372,6 +372,7 @@ def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
     counts = {split: data.num_images for split, data in run.outputs.splits.items()}
     doc['meta'] = to_jsonable({
         'command': command,
+        'mode': 'quick' if run.config.counts == run.config.quick else 'full',
         'date': datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
         'machine': _machine(),
         'threads': run.config.threads,
