@@ -8,9 +8,10 @@ costs nothing extra.
 
 Why one NegA-off setting serves many rows: with fusion ``off`` the negatives never enter the
 neck, so the boxes, ID logits and NMS are bit for bit those of the ID labels alone, and a
-negative's logit is read out by the head for the kept boxes only. So the ``off`` setting is run
-once with every negative set (similar, dissimilar, random), and every NegA-off row (baseline
-scores, NegS with any set, none or the first n negatives) selects its columns from it.
+negative's logit is read out by the head for the kept boxes only (a run with fewer negatives
+gives the same logits up to float rounding of one matrix product). So the ``off`` setting is
+run once with every negative set (similar, dissimilar, random), and every NegA-off row
+(baseline scores, NegS with any set, none or the first n negatives) selects its columns.
 """
 
 from __future__ import annotations
