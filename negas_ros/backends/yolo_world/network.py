@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 FUSIONS = ('off', 'max', 'weighted')
-_SIM_CHUNK = 512  # texts per similarity matmul: bounds the (B, M, HW, N) temporary
+_SIM_CHUNK = 256  # texts per similarity matmul: keeps the (B, M, HW, N) temporary cache-sized
 
 
 # --------------------------------------------------------------------------- building blocks
