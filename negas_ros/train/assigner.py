@@ -7,7 +7,10 @@ For every ground-truth box g and anchor a of one image:
 
 where s(a, c_g) is the predicted probability (sigmoid) of g's class at anchor a and box(a) its
 predicted box. An anchor is a *candidate* of g when its centre lies strictly inside g; the
-``topk`` candidates with the largest t are g's positives. An anchor that ends up positive for
+``topk`` candidates with the largest t are g's positives. Ours: a box with fewer than
+``min_candidates`` anchor centres inside (a pole a few pixels wide can fall between the
+stride-8 centres and would never be learned) also takes its ``min_candidates`` anchors nearest
+to its centre as candidates. An anchor that ends up positive for
 several boxes keeps only the box it overlaps most (IoU), so that every anchor regresses one box
 (YOLOv8's rule). Soft class targets: for positive anchor a of box g,
 
@@ -57,11 +60,16 @@ class Assignment:
 
 class TaskAlignedAssigner:
     """TAL (module docstring). topk: positives per box; alpha, beta: exponents of the score and
-    the IoU in the alignment metric (YOLOv8's defaults 10, 0.5, 6.0)."""
+    the IoU in the alignment metric (YOLOv8's defaults 10, 0.5, 6.0); min_candidates: the
+    fallback for thin boxes (0 turns it off)."""
 
-    def __init__(self, topk: int = 10, alpha: float = 0.5, beta: float = 6.0) -> None:
+    def __init__(self, topk: int = 10, alpha: float = 0.5, beta: float = 6.0,
+                 min_candidates: int = 3) -> None:
         if topk < 1:
             raise ValueError(f'topk must be >= 1, got {topk}')
+        if min_candidates < 0:
+            raise ValueError(f'min_candidates must be >= 0, got {min_candidates}')
+        self.min_candidates = min_candidates
         if alpha < 0 or beta < 0:
             raise ValueError(f'alpha and beta must be >= 0, got {alpha}, {beta}')
         self.topk = topk
@@ -99,6 +107,15 @@ class TaskAlignedAssigner:
         xy = anchor_points[None, None]  # (1, 1, A, 2)
         deltas = torch.cat((xy - gt_boxes[:, :, None, :2], gt_boxes[:, :, None, 2:] - xy), -1)
         inside = (deltas.amin(-1) > _EPS) & gt_mask[:, :, None]  # (B, G, A)
+        m = min(self.min_candidates, a)
+        if m:
+            sparse = (inside.sum(-1) < m) & gt_mask  # (B, G)
+            if bool(sparse.any()):
+                centre = (gt_boxes[..., :2] + gt_boxes[..., 2:]) / 2  # (B, G, 2)
+                dist = (xy - centre[:, :, None, :]).pow(2).sum(-1)  # (B, G, A)
+                nearest = torch.zeros_like(inside)
+                nearest.scatter_(-1, dist.topk(m, dim=-1, largest=False).indices, True)
+                inside = inside | (nearest & sparse[:, :, None])
 
         ious = box_iou_pairwise(gt_boxes, pred_boxes).clamp(min=0)  # (B, G, A)
         labels = gt_labels.clamp(0, c - 1)

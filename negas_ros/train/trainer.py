@@ -68,12 +68,13 @@ class TrainConfig:
     warmup: int = 100
     weight_decay: float = 5e-4
     clip: float = 10.0
-    ema_decay: float = 0.999
+    ema_decay: float = 0.998
     ema_tau: float = 200.0
     grounding_fraction: float = 0.5
     topk: int = 10
     alpha: float = 0.5
     beta: float = 6.0
+    min_candidates: int = 3
     loss_box: float = 7.5
     loss_cls: float = 0.5
     loss_dfl: float = 1.5
@@ -84,7 +85,7 @@ class TrainConfig:
     val_every: int = 250
     val_images: int = 100
     log_every: int = 25
-    time_limit_s: float = 55 * 60.0
+    time_limit_s: float = 52 * 60.0
 
     def __post_init__(self) -> None:
         if self.imgsz % 32 or self.imgsz < 64:
@@ -252,7 +253,7 @@ def train(
     ema = ModelEma(modules, cfg.ema_decay, cfg.ema_tau)
     optimizer = torch.optim.AdamW(_param_groups(modules, cfg.weight_decay), lr=cfg.lr,
                                   betas=(0.9, 0.999))
-    assigner = TaskAlignedAssigner(cfg.topk, cfg.alpha, cfg.beta)
+    assigner = TaskAlignedAssigner(cfg.topk, cfg.alpha, cfg.beta, cfg.min_candidates)
     weights = LossWeights(cfg.loss_box, cfg.loss_cls, cfg.loss_dfl)
     points, strides = anchor_grid((cfg.imgsz, cfg.imgsz))
     tap = _BoxLogitTap(net)

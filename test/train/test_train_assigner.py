@@ -47,10 +47,22 @@ def test_score_enters_the_alignment() -> None:
 def test_fewer_candidates_than_topk_and_strictly_inside() -> None:
     # Box [8, 8, 24, 24]: anchor (16, 16) is inside; (8, 8), (24, 8), (8, 24) lie on its edge.
     pred = _boxes(*[[8, 8, 24, 24]] * 5)
-    out = TaskAlignedAssigner(topk=10)(torch.full((1, 5, 1), 0.5), pred, POINTS,
-                                       torch.tensor([[0]]), torch.tensor([[[8.0, 8, 24, 24]]]),
-                                       torch.tensor([[True]]))
+    out = TaskAlignedAssigner(topk=10, min_candidates=0)(
+        torch.full((1, 5, 1), 0.5), pred, POINTS, torch.tensor([[0]]),
+        torch.tensor([[[8.0, 8, 24, 24]]]), torch.tensor([[True]]))
     assert out.fg_mask[0].tolist() == [False, False, False, False, True]
+
+
+def test_thin_box_falls_back_to_the_nearest_anchors() -> None:
+    # A pole [9, 0, 11, 32] holds no anchor centre; its centre (10, 16) is nearest to anchors
+    # 4 (16, 16), then 0 (8, 8) and 2 (8, 24).
+    thin = torch.tensor([[[9.0, 0.0, 11.0, 32.0]]])
+    pred = thin.expand(1, 5, 4)
+    args = (torch.full((1, 5, 1), 0.5), pred, POINTS, torch.tensor([[0]]), thin,
+            torch.tensor([[True]]))
+    assert not TaskAlignedAssigner(min_candidates=0)(*args).fg_mask.any()
+    out = TaskAlignedAssigner(min_candidates=3)(*args)
+    assert out.fg_mask[0].tolist() == [True, False, True, False, True]
 
 
 def test_one_box_per_anchor_highest_iou_wins() -> None:
@@ -107,3 +119,5 @@ def test_pairwise_iou() -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match='topk'):
         TaskAlignedAssigner(topk=0)
+    with pytest.raises(ValueError, match='min_candidates'):
+        TaskAlignedAssigner(min_candidates=-1)
