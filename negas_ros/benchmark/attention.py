@@ -19,7 +19,10 @@ Per image and block:
   uniform attention (chance level); ``lift = mass_in_ood / area_ood``;
 - ``mean_in_ood = sum a o / sum o``, ``mean_in_id = sum a d / sum d``,
   ``mean_background = sum a g / sum g``: area-weighted mean attention over OOD pixels, ID
-  pixels and background; ``contrast = mean_in_ood / mean_background``.
+  pixels and background; ``contrast = mean_in_ood / mean_background``;
+- ``added_in_ood = sum e o / sum e v`` with ``e = a - a_id`` the attention NegA adds in this
+  block (``a_id``: the same block's map from the ID texts alone, same input features): the
+  share of the added attention that lands on OOD pixels (NaN without NegA, where e = 0).
 
 A quantity whose denominator is 0 (no ID pixel, ...) is NaN for that image, and so are all
 OOD quantities of an image without OOD pixels.
@@ -61,6 +64,7 @@ class AttentionOverlap:
     mean_in_id: float
     mean_background: float
     contrast: float
+    added_in_ood: float = math.nan
 
     def as_dict(self) -> dict[str, float]:
         return {f.name: float(getattr(self, f.name)) for f in fields(self)}
@@ -114,15 +118,27 @@ def _ratio(num: float, den: float) -> float:
 
 
 def attention_overlap(attention: npt.ArrayLike, ood: npt.ArrayLike, id_objects: npt.ArrayLike,
-                      background: npt.ArrayLike) -> AttentionOverlap:
+                      background: npt.ArrayLike, id_attention: npt.ArrayLike | None = None
+                      ) -> AttentionOverlap:
     """The overlap numbers of one image and block (definitions in the module docstring).
 
     attention: (heads, h, w) or (h, w) attention in [0, 1]; ood, id_objects, background:
     (h, w) cell coverages in [0, 1] (:func:`cell_coverage`), together at most 1 per cell.
+    id_attention: the block's map from the ID texts alone, shaped like ``attention``, for
+    ``added_in_ood`` (None: NaN). Negative differences (never produced by the NegA rules)
+    count as 0.
     """
     att = np.asarray(attention, dtype=np.float64)
     if att.ndim == 3:
         att = att.mean(axis=0)
+    added = None
+    if id_attention is not None:
+        base = np.asarray(id_attention, dtype=np.float64)
+        if base.ndim == 3:
+            base = base.mean(axis=0)
+        if base.shape != att.shape:
+            raise ValueError(f'id_attention {base.shape} and attention {att.shape} differ')
+        added = np.clip(att - base, 0.0, None)
     o, d, g = (np.asarray(x, dtype=np.float64) for x in (ood, id_objects, background))
     if att.ndim != 2 or not att.shape == o.shape == d.shape == g.shape:
         raise ValueError(f'attention {att.shape} and coverages {o.shape}, {d.shape}, {g.shape} '
@@ -147,6 +163,8 @@ def attention_overlap(attention: npt.ArrayLike, ood: npt.ArrayLike, id_objects: 
         mean_in_id=_ratio(float((att * d).sum()), float(d.sum())),
         mean_background=mean_bg,
         contrast=_ratio(mean_ood, mean_bg) if not math.isnan(mean_ood) else math.nan,
+        added_in_ood=math.nan if added is None or o.sum() == 0 else _ratio(
+            float((added * o).sum()), float((added * valid).sum())),
     )
 
 

@@ -218,9 +218,11 @@ def collect(backend: YoloWorldBackend, plan: BenchmarkPlan, world: World,
                     per_block: dict[int, AttentionOverlap] = {}
                     for block in maps:
                         attn = block.fused[0].float().mean(dim=0).cpu().numpy()
+                        ids = block.ids[0].float().mean(dim=0).cpu().numpy()
                         grid = coverages.at((attn.shape[0], attn.shape[1]))
                         per_block[block.layer] = attention_overlap(
-                            attn, grid['ood'], grid['id'], grid['background'])
+                            attn, grid['ood'], grid['id'], grid['background'],
+                            ids if setting.fusion != 'off' else None)
                         if index == 0:
                             example_maps.setdefault(setting.key, {})[block.layer] = (
                                 _to_source(attn, runner, scene.image.shape[:2]))

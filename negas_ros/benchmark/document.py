@@ -138,7 +138,11 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
         '*OOD area* = Σ o / Σ (o+d+g) is its value for uniform attention, and *lift* = mass / '
         'area;')
     add('- *mean a, OOD / ID / background* = Σ a·o / Σ o (likewise d, g): mean attention over '
-        'those pixels; *OOD / background* = their ratio.\n')
+        'those pixels; *OOD / background* = their ratio;')
+    add('- *added by NegA, in OOD* = Σ e·o / Σ e·(o+d+g) with e = a − a_ID, the attention NegA '
+        'adds in the block over the map of the ID texts alone (same block, same features): '
+        'the share of the added attention that lands on OOD pixels; compare it with *OOD '
+        'area*.\n')
     add('Each quantity is averaged over the images where it is defined (OOD pixels present), '
         'per block, then over the four blocks. '
         f"Images: {', '.join(f'{s} {images.get(s, 0)}' for s in ATTENTION_SPLITS)}.\n")

@@ -133,7 +133,8 @@ def attention_table(overlap: Mapping[str, Mapping[str, Mapping[str, Mapping[str,
     """Markdown table of the block-averaged overlap: one line per (split, setting)."""
     names = {'mass_in_ood': 'mass in OOD', 'area_ood': 'OOD area', 'lift': 'lift',
              'mean_in_ood': 'mean a, OOD', 'mean_in_id': 'mean a, ID',
-             'mean_background': 'mean a, background', 'contrast': 'OOD / background'}
+             'mean_background': 'mean a, background', 'contrast': 'OOD / background',
+             'added_in_ood': 'added by NegA, in OOD'}
     header = ['split', 'attention', *(names[f] for f in OVERLAP_FIELDS), 'images']
     lines = ['| ' + ' | '.join(header) + ' |',
              '|---|---|' + '---:|' * (len(header) - 2)]

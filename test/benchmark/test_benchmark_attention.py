@@ -40,6 +40,21 @@ def test_overlap_by_hand() -> None:
     assert result.contrast == pytest.approx(2.0)
 
 
+def test_added_attention_share() -> None:
+    ood, ids, background = _grid()
+    base = np.full((4, 4), 0.5)
+    fused = base.copy()
+    fused[0, 0] = 0.9  # +0.4 on an OOD cell
+    fused[3, 0] = 0.6  # +0.1 on a background cell
+    fused[2, 2] = 0.4  # below the ID-only map: counts as 0
+    result = attention_overlap(fused, ood, ids, background, base)
+    assert result.added_in_ood == pytest.approx(0.4 / 0.5)
+    assert math.isnan(attention_overlap(fused, ood, ids, background).added_in_ood)
+    assert math.isnan(attention_overlap(base, ood, ids, background, base).added_in_ood)
+    with pytest.raises(ValueError, match='differ'):
+        attention_overlap(fused, ood, ids, background, np.ones((2, 2)))
+
+
 def test_uniform_attention_is_chance_level() -> None:
     ood, ids, background = _grid()
     result = attention_overlap(np.full((4, 4), 0.3), ood, ids, background)
