@@ -1,9 +1,11 @@
-"""`make demo`: the detector node on an offline model, fed a generated camera stream over ROS.
+"""`make demo`: the detector node on the embedded model, fed generated scenes over ROS.
 
-Starts ``detector_node`` as its own process with ``config/demo.yaml``, publishes generated
-street frames like a camera (best effort ``bgr8`` on ``/camera/image_raw``), prints a summary
-per frame (detections, unknowns, latency), writes annotated frames from ``debug_image`` to a
-folder with a contact sheet, and ends by itself.
+Starts ``detector_node`` as its own process with ``config/demo.yaml`` (the embedded mini NegAS
+detector, offline), publishes scenes of the procedural street world like a camera (best effort
+``bgr8`` on ``/camera/image_raw``; each scene holds ID objects and objects outside the ID
+labels), prints a summary per frame (detections, unknowns, how many unknowns sit on objects
+that really are outside the ID labels, latency), writes annotated frames from ``debug_image``
+and a contact sheet, and ends by itself.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import numpy as np
 import rclpy
@@ -27,18 +30,22 @@ from std_msgs.msg import Header
 from negas_ros.image_convert import raw_to_rgb
 from negas_ros.msg import OodDetectionArray
 from negas_ros.ros.conversions import bgr_to_image_msg
-from negas_ros.synthetic import street_frame
+from negas_ros.world import ID_LABELS, World
 
-RANDOM_WEIGHTS_BANNER = (
-    'NOTE: the demo model has RANDOM WEIGHTS (no pretrained checkpoint can be downloaded '
-    'here). Boxes, labels and unknown flags exercise the full pipeline but mean nothing. '
-    'Use a real checkpoint (README: "Real checkpoints on a GPU") for real detections.')
+MODEL_BANNER = (
+    'NOTE: the embedded model (negas_mini) was trained from scratch on the procedural street '
+    'world only (negas_ros/models/negas_mini/MODEL_CARD.md). It shows NegAS flagging objects '
+    'outside the ID labels in that world; it is not a detector for real camera images. Use a '
+    'real checkpoint for those (README: "Real checkpoints on a GPU").')
+DEMO_SPLIT = 'mixed_test'  # every scene has at least one ID and one OOD object
 
 
-def _ensure_model(cache: Path) -> Path:
-    from negas_ros.backends.tiny import write_tiny_grounding_dino
-
-    return write_tiny_grounding_dino(cache / 'tiny_grounding_dino', seed=0)
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 class _DemoCamera(Node):
@@ -50,7 +57,8 @@ class _DemoCamera(Node):
                                  QoSProfile(depth=50))
         self.create_subscription(Image, '/debug_image', self._on_debug, QoSProfile(depth=50))
         self.sent: dict[int, float] = {}
-        self.results: dict[int, tuple[int, int, float, str]] = {}
+        self.truth: dict[int, list[tuple[str, bool, tuple[float, float, float, float]]]] = {}
+        self.results: dict[int, tuple[int, int, int, float, str]] = {}
         self.debug_frames: dict[int, np.ndarray] = {}
         self.lock = threading.Lock()
 
@@ -58,12 +66,18 @@ class _DemoCamera(Node):
     def _key(header: Header) -> int:
         return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
-    def publish_frame(self, index: int, width: int, height: int) -> int:
+    def publish_frame(self, world: World, index: int, width: int, height: int) -> int:
+        scene = world.render(DEMO_SPLIT, index, size=(width, height))
         header = Header(frame_id='camera', stamp=self.get_clock().now().to_msg())
         key = self._key(header)
         with self.lock:
             self.sent[key] = time.perf_counter()
-        self.image_pub.publish(bgr_to_image_msg(street_frame(index, width, height), header))
+            self.truth[key] = [
+                (label['category'], label['category'] not in ID_LABELS,
+                 (label['box2d']['x1'], label['box2d']['y1'],
+                  label['box2d']['x2'] + 1.0, label['box2d']['y2'] + 1.0))
+                for label in scene.frame_label['labels']]
+        self.image_pub.publish(bgr_to_image_msg(scene.image[:, :, ::-1], header))
         return key
 
     def _on_result(self, msg: OodDetectionArray) -> None:
@@ -73,16 +87,25 @@ class _DemoCamera(Node):
             if sent is None:
                 return
             unknown = [d for d in msg.detections if d.is_ood]
+            ood_boxes = [box for _, is_ood, box in self.truth.get(key, []) if is_ood]
+            on_ood = sum(1 for d in unknown if any(
+                _overlap(_box_xyxy(d.detection), box) >= 0.5 for box in ood_boxes))
             labels = ', '.join(
                 (f'UNKNOWN(~{d.id_label}, ood {d.ood_confidence:.2f})' if d.is_ood
                  else f'{d.id_label} {d.id_confidence:.2f}') for d in msg.detections[:4])
-            self.results[key] = (len(msg.detections), len(unknown),
+            self.results[key] = (len(msg.detections), len(unknown), on_ood,
                                  (time.perf_counter() - sent) * 1e3, labels)
 
     def _on_debug(self, msg: Image) -> None:
         rgb = raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data)
         with self.lock:
             self.debug_frames[self._key(msg.header)] = rgb[:, :, ::-1].copy()
+
+
+def _box_xyxy(det: Any) -> tuple[float, float, float, float]:
+    cx, cy = det.bbox.center.position.x, det.bbox.center.position.y
+    return (cx - det.bbox.size_x / 2, cy - det.bbox.size_y / 2,
+            cx + det.bbox.size_x / 2, cy + det.bbox.size_y / 2)
 
 
 def _contact_sheet(frames: list[np.ndarray], path: Path, columns: int = 4) -> None:
@@ -99,17 +122,16 @@ def _contact_sheet(frames: list[np.ndarray], path: Path, columns: int = 4) -> No
 
 
 def run(params: Path, out_dir: Path, frames: int, rate_hz: float, width: int,
-        height: int, startup_timeout_s: float) -> int:
+        height: int, startup_timeout_s: float, seed: int = 0) -> int:
     import cv2
 
-    root = Path(os.environ.get('NEGAS_ROS_ROOT', Path.cwd()))
-    model_dir = _ensure_model(root / '.cache' / 'models')
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob('frame_*.png'):
         old.unlink()
-    print(RANDOM_WEIGHTS_BANNER, flush=True)
+    print(MODEL_BANNER, flush=True)
+    world = World(seed=seed)
     cmd = ['detector_node', '--ros-args', '--params-file', str(params),
-           '-p', f'model:={model_dir}', '-r', 'image:=/camera/image_raw']
+           '-r', 'image:=/camera/image_raw']
     print('starting:', ' '.join(cmd), flush=True)
     node_proc = subprocess.Popen(cmd, start_new_session=True)
     rclpy.init()
@@ -133,11 +155,13 @@ def run(params: Path, out_dir: Path, frames: int, rate_hz: float, width: int,
         time.sleep(1.0)  # let discovery of the debug image subscription settle
         keys = []
         for index in range(frames):
-            keys.append(camera.publish_frame(index, width, height))
+            keys.append(camera.publish_frame(world, index, width, height))
             time.sleep(1.0 / rate_hz)
         time.sleep(3.0)
-        print(f'\n{"frame":>5} {"dets":>5} {"unknown":>7} {"latency ms":>10}  top detections')
+        print(f'\n{"frame":>5} {"dets":>5} {"unknown":>7} {"on OOD":>6} {"latency ms":>10}  '
+              'top detections   [on OOD: unknowns whose box matches a true non-ID object]')
         processed = 0
+        total_unknown = total_on_ood = 0
         with camera.lock:
             for index, key in enumerate(keys):
                 result = camera.results.get(key)
@@ -146,15 +170,20 @@ def run(params: Path, out_dir: Path, frames: int, rate_hz: float, width: int,
                           'the newest frame is processed)')
                     continue
                 processed += 1
-                n, n_unknown, latency, labels = result
-                print(f'{index:>5} {n:>5} {n_unknown:>7} {latency:>10.1f}  {labels}')
+                n, n_unknown, on_ood, latency, labels = result
+                total_unknown += n_unknown
+                total_on_ood += on_ood
+                truth = ', '.join(f'{c}{"*" if o else ""}' for c, o, _ in camera.truth[key])
+                print(f'{index:>5} {n:>5} {n_unknown:>7} {on_ood:>6} {latency:>10.1f}  {labels}')
+                print(f'{"":>38}scene: {truth}   (* = not an ID label)')
             annotated = [(k, camera.debug_frames[k]) for k in keys if k in camera.debug_frames]
         for i, (_, frame) in enumerate(annotated):
             cv2.imwrite(str(out_dir / f'frame_{i:04d}.png'), frame)
         _contact_sheet([f for _, f in annotated[:12]], out_dir / 'contact_sheet.png')
-        print(f'\n{processed}/{frames} frames processed; {len(annotated)} annotated frames and '
-              f'contact_sheet.png written to {out_dir}')
-        print(RANDOM_WEIGHTS_BANNER)
+        print(f'\n{processed}/{frames} frames processed; {total_unknown} detections flagged '
+              f'unknown, {total_on_ood} of them on objects outside the ID labels; '
+              f'{len(annotated)} annotated frames and contact_sheet.png written to {out_dir}')
+        print(MODEL_BANNER)
         return 0 if processed > 0 else 1
     finally:
         executor.shutdown()
@@ -174,13 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--params', type=Path, default=Path('config/demo.yaml'))
     parser.add_argument('--out', type=Path, default=Path('demo_output'))
     parser.add_argument('--frames', type=int, default=20)
-    parser.add_argument('--rate', type=float, default=4.0, help='camera rate in Hz')
-    parser.add_argument('--width', type=int, default=640)
-    parser.add_argument('--height', type=int, default=480)
+    parser.add_argument('--rate', type=float, default=2.0, help='camera rate in Hz')
+    parser.add_argument('--width', type=int, default=320)
+    parser.add_argument('--height', type=int, default=320)
+    parser.add_argument('--seed', type=int, default=0, help='world seed of the scenes')
     parser.add_argument('--startup-timeout', type=float, default=120.0)
     args = parser.parse_args(argv)
     return run(args.params.resolve(), args.out.resolve(), args.frames, args.rate, args.width,
-               args.height, args.startup_timeout)
+               args.height, args.startup_timeout, args.seed)
 
 
 if __name__ == '__main__':

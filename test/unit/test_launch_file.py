@@ -335,10 +335,9 @@ def test_detector_yaml_sets_every_user_facing_parameter() -> None:
 def test_demo_yaml_runs_offline_on_the_cpu() -> None:
     parameters = _ros_parameters(REPO / 'config' / 'demo.yaml')
     assert parameters['device'] == 'cpu'
-    assert parameters['backend'] == 'grounding_dino'
-    assert parameters['labels_file'] == 'package://negas_ros/config/labels/demo.yaml'
-    # The demo runner overrides it; a hub id here would try to download.
-    assert not str(parameters['model']).startswith('IDEA-Research/')
+    # The embedded model: offline, shipped inside the package (no hub id to download).
+    assert (parameters['backend'], parameters['model']) == ('yolo_world', 'negas_mini')
+    assert parameters['labels_file'] == 'package://negas_ros/config/labels/world.yaml'
     assert parameters['publish_debug_image'] is True
 
 
