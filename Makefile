@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 
-.PHONY: setup test test-fast demo lint bench clean
+.PHONY: setup test test-fast demo lint bench bench-bag clean
 
 setup:
 	@bash scripts/setup.sh
@@ -22,6 +22,10 @@ lint: setup
 
 bench: setup
 	@$(ENV) python scripts/bench_pipeline.py
+
+# Memory of bdd100k-to-bag + evaluate at 500/1000/2000 frames (docs/benchmarks.md).
+bench-bag: setup
+	@$(ENV) python scripts/bench_bag_memory.py
 
 clean:
 	rm -rf .cache/ros build install log demo_output

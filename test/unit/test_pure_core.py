@@ -32,6 +32,8 @@ PURE_MODULES = [
     'negas_ros.backends.yolo_world',
     'negas_ros.package_paths',
     'negas_ros.world',
+    'negas_ros.evaluation',
+    'negas_ros.bag.bdd100k',
 ]
 
 _SCRIPT = textwrap.dedent(
