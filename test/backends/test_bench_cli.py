@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+import yolo_world_fixtures
 
 from negas_ros.cli import main
 from negas_ros.cli.bench import ID_LABELS, negative_labels
 
 pytestmark = pytest.mark.model
+one_torch_thread = yolo_world_fixtures.one_torch_thread  # tiny models: one torch thread
 
 
 def test_negative_labels_are_distinct_and_never_id_labels() -> None:

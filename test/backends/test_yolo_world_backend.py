@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yolo_world_fixtures
 
 from negas_ros.backends.base import BackendSpec, available_backends, create_backend
 from negas_ros.backends.yolo_world import (
@@ -22,20 +23,13 @@ from negas_ros.backends.yolo_world import (
 )
 
 pytestmark = pytest.mark.model
+# Shared fixtures (one torch thread for the module; the tiny model directory).
+one_torch_thread = yolo_world_fixtures.one_torch_thread
+tiny_dir = yolo_world_fixtures.tiny_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ID_LABELS = ['car', 'person', 'traffic light']
 NEG_LABELS = ['mannequin', 'statue', 'poster', 'scooter']
-
-
-@pytest.fixture(scope='module')
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip('torch')
-    pytest.importorskip('transformers')
-    from negas_ros.backends.yolo_world.tiny import write_tiny_yolo_world
-
-    # Shared by the test modules of this session (the writer is idempotent).
-    return write_tiny_yolo_world(tmp_path_factory.getbasetemp() / 'tiny_yolo_world', seed=0)
 
 
 @pytest.fixture(scope='module')

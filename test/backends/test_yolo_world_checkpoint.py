@@ -17,6 +17,7 @@ import types
 from typing import Any
 
 import pytest
+import yolo_world_fixtures
 
 torch = pytest.importorskip('torch')
 from torch import nn  # noqa: E402
@@ -31,6 +32,7 @@ from negas_ros.backends.yolo_world.config import config_for_variant  # noqa: E40
 from negas_ros.backends.yolo_world.network import YoloWorldNet  # noqa: E402
 
 pytestmark = pytest.mark.model
+one_torch_thread = yolo_world_fixtures.one_torch_thread  # tiny models: one torch thread
 
 # yolov8s-worldv2 sizes (facts about the released file, written out here on purpose rather than
 # taken from our config code, so that the test checks our code against them).

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yolo_world_fixtures
 
 torch = pytest.importorskip('torch')
 onnx = pytest.importorskip('onnx')
@@ -25,17 +26,12 @@ from negas_ros.backends.yolo_world.export import (  # noqa: E402
 from negas_ros.cli import main  # noqa: E402
 
 pytestmark = pytest.mark.model
+# Shared fixtures (one torch thread for the module; the tiny model directory).
+one_torch_thread = yolo_world_fixtures.one_torch_thread
+tiny_dir = yolo_world_fixtures.tiny_dir
 
 ID_LABELS = ['car', 'person', 'bus']
 NEG_LABELS = ['van', 'mannequin', 'tram', 'scooter']
-
-
-@pytest.fixture(scope='module')
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip('transformers')
-    from negas_ros.backends.yolo_world.tiny import write_tiny_yolo_world
-
-    return write_tiny_yolo_world(tmp_path_factory.getbasetemp() / 'tiny_yolo_world', seed=0)
 
 
 def _params(tmp: Path, model: Path, nega: bool = True, negatives: bool = True) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import yolo_world_fixtures
 
 torch = pytest.importorskip('torch')
 
@@ -24,6 +25,7 @@ from negas_ros.backends.yolo_world.postprocess import (  # noqa: E402
 )
 
 pytestmark = pytest.mark.model
+one_torch_thread = yolo_world_fixtures.one_torch_thread  # tiny models: one torch thread
 
 IMG = 128  # tiny inputs: 16x16 + 8x8 + 4x4 = 336 anchors
 
