@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
-import logging
 import os
 from pathlib import Path
 import re
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ['MODEL_CARD_NAME', 'ModelCard', 'YoloWorldBackend', 'load_model_card']
 
-_LOG = logging.getLogger(__name__)
 MODEL_CARD_NAME = 'yolo_world.yaml'
 _WEIGHT_SUFFIXES = ('.pt', '.pth', '.safetensors')
 _DEVICE_RE = re.compile(r'^(cpu|cuda(:\d+)?)$')
