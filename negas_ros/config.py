@@ -84,6 +84,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('nega', True,
               'NegA: negative labels take part in the text-guided attention. Off: the ID '
               'detections equal those of an ID-only prompt; negatives only feed the score.'),
+    ParamSpec('nega_fusion', '',
+              "yolo_world: how negative guidance joins the ID guidance in the neck when nega is "
+              "on ('max': union, 'weighted': a_id + w a_neg, 'off'). Empty: the model card's.",
+              read_only=True, choices=('', 'off', 'max', 'weighted')),
+    ParamSpec('nega_weight', 0.5, "yolo_world: w of nega_fusion 'weighted'.", read_only=True,
+              float_range=(0.0, 1.0)),
     ParamSpec('unknown_label', 'unknown', 'class_id published for detections flagged OOD.'),
     ParamSpec('max_detections', 100, 'At most this many detections per frame (best first).',
               int_range=(1, 10000)),
@@ -127,6 +133,7 @@ class DetectorConfig:
     max_detections: int
     input_transport: str
     publish_debug_image: bool
+    backend_options: Mapping[str, Any]
     autostart: bool
     values: Mapping[str, Any] = field(compare=False, repr=False)
 
@@ -278,9 +285,17 @@ def config_from_values(
         max_detections=int(merged['max_detections']),
         input_transport=str(merged['input_transport']),
         publish_debug_image=bool(merged['publish_debug_image']),
+        backend_options=_backend_options(merged),
         autostart=bool(merged['autostart']),
         values=dict(merged),
     )
+
+
+def _backend_options(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings passed to the backend (BackendSpec.options); empty means the model's default."""
+    if values['backend'] != 'yolo_world' or not values['nega_fusion']:
+        return {}
+    return {'nega_fusion': values['nega_fusion'], 'nega_weight': float(values['nega_weight'])}
 
 
 def load_params_file(

@@ -40,7 +40,8 @@ class DetectorPipeline:
     def __init__(self, config: DetectorConfig, backend: DetectorBackend | None = None) -> None:
         self._lock = threading.Lock()
         self._backend = backend if backend is not None else create_backend(
-            config.backend, BackendSpec(config.model, config.device, config.half))
+            config.backend,
+            BackendSpec(config.model, config.device, config.half, config.backend_options))
         self._backend.set_labels(
             *_prompts(config),
         )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,9 @@ class BackendSpec:
     model: str  # hub id or local directory
     device: str = 'cpu'  # 'cpu' or 'cuda:N'
     half: bool = False  # fp16 weights and activations (CUDA only)
+    # Backend-specific settings that override the model's own defaults (e.g. yolo_world's
+    # nega_fusion); a backend ignores keys it does not know.
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 class DetectorBackend(Protocol):
