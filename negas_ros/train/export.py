@@ -183,7 +183,12 @@ def write_model_card_md(directory: Path, facts: Mapping[str, Any]) -> Path:
         '(grounding-style). One forward with that text set through the text-guided neck.',
         f'- Task-aligned assigner: top-{cfg["topk"]} anchors whose centre lies inside the box by '
         f'alignment s^{cfg["alpha"]} * IoU^{cfg["beta"]}; one box per anchor (highest IoU); '
-        'targets = normalised alignment.',
+        'targets = normalised alignment. Ours: a box with fewer than '
+        f'{cfg["min_candidates"]} anchor centres inside (thin poles at stride 8) also takes its '
+        f'{cfg["min_candidates"]} anchors nearest to its centre as candidates.',
+        '- Contrastive-head biases start at the per-level prior of a positive '
+        f'({cfg["objects_per_image"]:g} objects per image over the vocabulary and the cells of '
+        'the level, as YOLOv8 initialises its class biases), logit scale 1.',
         f'- Loss: {cfg["loss_cls"]} BCE (region-text, soft targets) + {cfg["loss_box"]} CIoU + '
         f'{cfg["loss_dfl"]} DFL. AdamW lr {cfg["lr"]}, weight decay {cfg["weight_decay"]}, '
         f'{cfg["warmup"]} warm-up steps, cosine to {cfg["final_lr_fraction"]} x lr, gradient '
@@ -234,8 +239,9 @@ def write_model_card_md(directory: Path, facts: Mapping[str, Any]) -> Path:
         '- Trained only on a random procedural world: flat-shaded sprites on synthetic streets. '
         'It will not detect anything useful in real camera images.',
         '- Closed vocabulary: any label outside the vocabulary file is an error (no text tower).',
-        '- Small and briefly trained (one CPU hour): recall on small, occluded or truncated '
-        'objects is limited; see the per-class APs above.',
+        f'- Small and briefly trained ({facts["train_minutes"]:.0f} minutes on 2 CPU cores, '
+        f'{facts["images_seen"]} images): recall on small, thin, occluded or truncated objects '
+        'is limited; see the per-class APs above.',
         f'- Input {cfg["imgsz"]} px: larger images are downscaled by the letterbox.',
         '',
     ]
