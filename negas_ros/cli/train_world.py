@@ -34,7 +34,7 @@ def default_labels_path(model_dir: Path) -> Path:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from negas_ros.train.trainer import TrainConfig
+    from negas_ros.train.config import TrainConfig  # pure: no torch at --help
 
     d = TrainConfig()
     parser = subparsers.add_parser(
@@ -75,8 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    from negas_ros.train.config import TrainConfig
     from negas_ros.train.release import release, world_source_hash
-    from negas_ros.train.trainer import TrainConfig, train
+    from negas_ros.train.trainer import train
     from negas_ros.world import PRETRAIN_VOCAB
 
     cfg = TrainConfig(
@@ -100,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
             log_file.write(json.dumps(record) + '\n')
             log_file.flush()
 
+    import torch
+
+    torch.set_num_threads(cfg.threads)  # the final evaluation too: see TrainConfig.threads
     try:
         world_hash = world_source_hash()  # before training: the world the scenes came from
         _LOG.info('training %s -> %s (world sources %s)', json.dumps(cfg.to_dict()), out,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 import logging
 import math
 import time
@@ -28,81 +28,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from negas_ros.backends.yolo_world.config import STRIDES, YoloWorldConfig, config_from_scale
+from negas_ros.backends.yolo_world.config import STRIDES, YoloWorldConfig
 from negas_ros.backends.yolo_world.network import BNContrastiveHead, YoloWorldNet
 from negas_ros.train.assigner import TaskAlignedAssigner
+from negas_ros.train.config import TrainConfig
 from negas_ros.train.data import WorldDetectionData, collate
 from negas_ros.train.evaluate import MapResult, coco_map, predict_network
 from negas_ros.train.losses import LossWeights, detection_loss
 from negas_ros.train.text import LearnedVocabulary, prepare_text_trainable, sample_text_set
 
-__all__ = ['ModelEma', 'TrainConfig', 'TrainResult', 'build_network', 'train']
+__all__ = ['ModelEma', 'TrainResult', 'anchor_grid', 'build_network', 'train', 'validate']
 
 _LOG = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run (written into the model card).
-
-    Network: YOLO-World v2 at (depth, width) scale with a ``embed_dim``-wide learned text table.
-    Data: ``steps * batch`` pretrain scenes from world ``world_seed`` at ``imgsz`` (square).
-    Text sets: ``grounding_fraction`` of the batches grounding-style (see
-    :mod:`negas_ros.train.text`). Optimiser: AdamW (lr, weight_decay on conv/linear weights),
-    ``warmup`` linear steps then cosine to ``lr * final_lr_fraction``; gradient norm clipped to
-    ``clip``. EMA decay ``ema_decay * (1 - exp(-updates / ema_tau))``. Validation every
-    ``val_every`` steps on ``val_images`` pretrain_val scenes (0 disables it).
-    ``time_limit_s``: a guard, training stops early (and says so) past it.
-    """
-
-    seed: int = 0
-    world_seed: int = 0
-    imgsz: int = 256
-    depth: float = 0.33
-    width: float = 0.25
-    embed_dim: int = 64
-    batch: int = 16
-    steps: int = 2000
-    lr: float = 2e-3
-    final_lr_fraction: float = 0.05
-    warmup: int = 100
-    weight_decay: float = 5e-4
-    clip: float = 10.0
-    ema_decay: float = 0.998
-    ema_tau: float = 200.0
-    grounding_fraction: float = 0.5
-    topk: int = 10
-    alpha: float = 0.5
-    beta: float = 6.0
-    min_candidates: int = 3
-    loss_box: float = 7.5
-    loss_cls: float = 0.5
-    loss_dfl: float = 1.5
-    objects_per_image: float = 5.0
-    hsv: tuple[float, float, float] = (0.015, 0.5, 0.3)
-    workers: int = 1
-    threads: int = 1
-    val_every: int = 250
-    val_images: int = 100
-    log_every: int = 25
-    time_limit_s: float = 52 * 60.0
-
-    def __post_init__(self) -> None:
-        if self.imgsz % 32 or self.imgsz < 64:
-            raise ValueError(f'imgsz must be a multiple of 32 and >= 64, got {self.imgsz}')
-        if self.batch < 1 or self.steps < 1:
-            raise ValueError('batch and steps must be >= 1')
-        if not 0.0 <= self.grounding_fraction <= 1.0:
-            raise ValueError('grounding_fraction must be in [0, 1]')
-        if self.objects_per_image <= 0:
-            raise ValueError('objects_per_image must be > 0')
-
-    def network_config(self) -> YoloWorldConfig:
-        return config_from_scale(self.depth, self.width, 1024, embed_dim=self.embed_dim,
-                                 num_classes=0, name='negas_mini')
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def build_network(cfg: YoloWorldConfig, imgsz: int = 256, num_texts: int = 18,
@@ -156,6 +93,7 @@ class _BoxLogitTap:
     def close(self) -> None:
         for h in self._handles:
             h.remove()
+        self._handles = []
 
 
 class ModelEma:
@@ -243,6 +181,7 @@ def train(
     instead of the world stream (tests); it must yield at least ``cfg.steps`` batches.
     """
     start = time.monotonic()
+    threads_before = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -323,11 +262,13 @@ def train(
             if cfg.val_every and cfg.val_images and (step + 1) % cfg.val_every == 0 \
                     and step + 1 < cfg.steps:
                 result.validations.append(_validation_record(ema, cfg, step + 1, start, on_log))
+        tap.close()
+        if cfg.val_every and cfg.val_images:
+            result.validations.append(
+                _validation_record(ema, cfg, result.steps_done, start, on_log))
     finally:
         tap.close()
-    if cfg.val_every and cfg.val_images:
-        result.validations.append(
-            _validation_record(ema, cfg, result.steps_done, start, on_log))
+        torch.set_num_threads(threads_before)  # a library call must not leave it changed
     final_net = ema.module['net']
     final_vocab = ema.module['vocabulary']
     assert isinstance(final_net, YoloWorldNet) and isinstance(final_vocab, LearnedVocabulary)

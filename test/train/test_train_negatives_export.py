@@ -13,9 +13,10 @@ torch = pytest.importorskip('torch')
 from negas_ros.backends.yolo_world import YoloWorldBackend, load_model_card  # noqa: E402
 from negas_ros.backends.yolo_world.checkpoint import load_network  # noqa: E402
 from negas_ros.labels import load_labels  # noqa: E402
+from negas_ros.train.config import TrainConfig  # noqa: E402
 from negas_ros.train.export import write_label_file, write_model_dir  # noqa: E402
 from negas_ros.train.negatives import choose_negatives  # noqa: E402
-from negas_ros.train.trainer import TrainConfig, build_network  # noqa: E402
+from negas_ros.train.trainer import build_network  # noqa: E402
 
 WORDS = ('car', 'pedestrian', 'golf cart', 'mannequin', 'dog', 'bench')
 # car ~ golf cart (cosine 0.94), pedestrian ~ mannequin (0.89); next: car ~ dog (0.21),
