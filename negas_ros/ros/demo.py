@@ -114,7 +114,8 @@ def _contact_sheet(frames: list[np.ndarray], path: Path, columns: int = 4) -> No
     if not frames:
         return
     h, w = frames[0].shape[:2]
-    thumbs = [cv2.resize(f, (w // 2, h // 2)) for f in frames]
+    scale = 0.5 if w > 480 else 1.0  # small frames stay readable at full size
+    thumbs = [cv2.resize(f, (int(w * scale), int(h * scale))) for f in frames]
     while len(thumbs) % columns:
         thumbs.append(np.zeros_like(thumbs[0]))
     rows = [np.hstack(thumbs[i:i + columns]) for i in range(0, len(thumbs), columns)]
