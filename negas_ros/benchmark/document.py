@@ -12,7 +12,9 @@ from negas_ros.benchmark.plots import write_figures
 from negas_ros.benchmark.report import (
     attention_block_table,
     attention_table,
+    category_table,
     markdown_table,
+    negative_response_table,
 )
 from negas_ros.benchmark.run import BenchmarkRun
 
@@ -32,10 +34,17 @@ def _target_lines(target: Mapping[str, Any], label: str) -> list[str]:
     verdict = {True: '**met**', False: '**not met**', None: '**undecidable**'}[met]
     reduction_text = '–' if reduction is None else f'{100 * reduction:.1f}%'
     drop_text = '–' if drop is None else f'{drop:+.2f}'
+    boot = target.get('bootstrap') or {}
+    interval = boot.get('fpr95_reduction_ci95')
+    spread = ''
+    if interval is not None:
+        spread = (f" (95% interval {100 * interval[0]:.1f}% to {100 * interval[1]:.1f}%, "
+                  f"target reached in {100 * (boot.get('share_met') or 0.0):.0f}% of "
+                  f"{boot['reps']} image bootstrap draws)")
     return [
         f"- {label}: FPR95 {_pct(target.get('fpr95_baseline'))} (max-sigmoid) → "
-        f"{_pct(target.get('fpr95_negas'))} (NegAS), a relative reduction of {reduction_text} "
-        f"(target ≥ {100 * target['required_reduction']:.0f}%); ID mAP "
+        f"{_pct(target.get('fpr95_negas'))} (NegAS), a relative reduction of {reduction_text}"
+        f"{spread} (target ≥ {100 * target['required_reduction']:.0f}%); ID mAP "
         f"{_pct(target.get('map_baseline'))} → {_pct(target.get('map_negas'))}, a drop of "
         f"{drop_text} points (target ≤ {target['max_map_drop_points']:g}). Target {verdict}.",
     ]
@@ -118,6 +127,21 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
     add(f"- Score: NegS; NegA on = the card's rule ({plan.fusion}).\n")
     add(markdown_table(ablations['negatives'], (*_KNOWN, *_UNSEEN), 'Negatives'))
     add('')
+    add('How the negatives answer on the samples (detections kept at tau*): mean of the best '
+        'negative sigmoid max_k q_k, and the share of samples whose best negative beats their '
+        'best ID label. NegS can only separate OOD from ID where the OOD column is higher.\n')
+    responding = {k: v for k, v in ablations['negatives'].items() if v.get('negative_response')}
+    add(negative_response_table(responding, ('id', *_KNOWN, *_UNSEEN)))
+    add('')
+    off_rows = {name: ablations['negatives'][f'{name}/nega_off']
+                for name in ('similar', 'dissimilar', 'random')
+                if f'{name}/nega_off' in ablations['negatives']}
+    if off_rows:
+        add('Which OOD objects pass tau* (NegA off; a sample counts for the ground-truth object '
+            'it overlaps at IoU ≥ 0.5, else *none*), and how strongly each negative set '
+            'answers on them:\n')
+        add(category_table(off_rows, (*_KNOWN, *_UNSEEN)))
+        add('')
     add('### Number of negatives (the first n of the similar list)\n')
     add(markdown_table(ablations['num_negatives'], _KNOWN, 'n'))
     add('')
@@ -178,8 +202,11 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
         'min(1, a_id + w·a_neg).')
     add('6. Efficiency: every image is rendered once; the network runs once per (image, NegA '
         'setting, negative set) and all scores of all rows come from the same logits. With '
-        'NegA off the negatives do not reach the neck, so one NegA-off run with the similar '
-        'and the random negatives serves every NegA-off row.\n')
+        'NegA off the negatives do not reach the neck, so one NegA-off run with every '
+        'negative set serves every NegA-off row.')
+    add('7. Uncertainty: the headline intervals resample images with replacement (ID and OOD '
+        "split, the same draw for both rows), weigh each sample by its image's count, and "
+        'keep tau* fixed (`negas_ros.benchmark.bootstrap`).\n')
     add('## Setup\n')
     add(f"- Model: `{model['model']}` (weights `{model['weights']}`, sha256 "
         f"`{(model['weights_sha256'] or '')[:16]}…`), input {model['imgsz'][0]}×"

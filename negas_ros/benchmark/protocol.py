@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 import copy
 from dataclasses import dataclass, field
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -96,6 +97,49 @@ def with_scores(dataset: DetectionSet, scores: npt.ArrayLike) -> DetectionSet:
     return out
 
 
+def _kept(dataset: DetectionSet, tau: float | None) -> npt.NDArray[np.bool_]:
+    """Which detections are samples (confidence >= tau), as kept_scores selects them."""
+    if tau is None or not math.isfinite(tau):
+        return np.zeros(dataset.num_detections, dtype=bool)
+    return dataset.confidences() >= tau
+
+
+def _best_probs(raws: Sequence[RawDetections], columns: Sequence[int]
+                ) -> tuple[FloatArray, FloatArray]:
+    """Per detection (images in order): max ID sigmoid and max sigmoid over the columns."""
+    index = np.asarray(columns, dtype=np.intp)
+    ids = [sigmoid(r.id_logits).max(axis=1) for r in raws if len(r)]
+    negs = [sigmoid(r.neg_logits[:, index]).max(axis=1) for r in raws if len(r)]
+    if not ids:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(ids), np.concatenate(negs)
+
+
+def _by_category(dataset: DetectionSet, data: SplitOutputs, kept: npt.NDArray[np.bool_],
+                 best_neg: FloatArray) -> dict[str, dict[str, float]]:
+    """Kept samples of an OOD set grouped by the object they sit on (IoU >= 0.5)."""
+    boxes = np.frombuffer(dataset.det_box, dtype=np.float64).reshape(-1, 4)
+    images = np.frombuffer(dataset.det_image, dtype=np.int32)
+    groups: dict[str, list[float]] = {}
+    for j in np.flatnonzero(kept).tolist():
+        truth = data.truth[int(images[j])]
+        category = 'none'
+        if truth:
+            gt = np.asarray([t.box_xyxy for t in truth], dtype=np.float64)
+            box = boxes[j]
+            iw = np.clip(np.minimum(gt[:, 2], box[2]) - np.maximum(gt[:, 0], box[0]), 0, None)
+            ih = np.clip(np.minimum(gt[:, 3], box[3]) - np.maximum(gt[:, 1], box[1]), 0, None)
+            inter = iw * ih
+            union = ((gt[:, 2] - gt[:, 0]) * (gt[:, 3] - gt[:, 1])
+                     + (box[2] - box[0]) * (box[3] - box[1]) - inter)
+            iou = inter / np.maximum(union, 1e-9)
+            if iou.max() >= 0.5:
+                category = truth[int(iou.argmax())].category
+        groups.setdefault(category, []).append(float(best_neg[j]))
+    return {c: {'samples': len(v), 'mean_max_negative': float(np.mean(v))}
+            for c, v in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))}
+
+
 @dataclass(frozen=True)
 class SettingEvaluation:
     """The per-setting part of the protocol: COCO result and tau* on the ID split."""
@@ -112,7 +156,13 @@ class RowResult:
     metrics: OOD set name ('near', 'far', ...) -> fpr95, auroc, aupr, aupr_in, aupr_out
     (None when a side has no kept sample). samples: kept samples per set ('id' and OOD names).
     map, map50: ID mAP of the row's setting (fractions). tau: its threshold tau*.
-    id_scores / ood_scores: the kept samples' scores (for plots; not reported).
+    id_scores / ood_scores: the kept samples' scores (for plots and the bootstrap).
+    id_images / ood_images: the image index of each kept sample (same order).
+    negative_response: set name ('id', 'near', ...) -> over the kept samples, the mean of
+    max_k sigmoid(t_k) (``mean_max_negative``) and the share whose best negative beats their
+    best ID label (``negative_wins``); for OOD sets also ``by_category``: per object category
+    (the ground-truth box a sample overlaps at IoU >= 0.5, else 'none') its kept samples and
+    their mean max_k sigmoid(t_k). Empty when the row reads no negatives.
     """
 
     spec: RowSpec
@@ -124,6 +174,10 @@ class RowResult:
     tau: float | None
     id_scores: FloatArray = field(repr=False)
     ood_scores: dict[str, FloatArray] = field(repr=False)
+    id_images: npt.NDArray[np.int32] = field(repr=False, default_factory=lambda: np.zeros(
+        0, np.int32))
+    ood_images: dict[str, npt.NDArray[np.int32]] = field(repr=False, default_factory=dict)
+    negative_response: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _setting_evaluation(plan: BenchmarkPlan, outputs: BenchmarkOutputs, key: str,
@@ -180,9 +234,25 @@ def evaluate_rows(plan: BenchmarkPlan, outputs: BenchmarkOutputs, rows: Sequence
             samples[name] = int(result.ood_scores.size)
             id_scores = result.id_scores
         samples['id'] = int(id_scores.size)
+        images: dict[str, npt.NDArray[np.int32]] = {}
+        response: dict[str, dict[str, float]] = {}
+        for name, dataset in scored.items():
+            kept = _kept(dataset, tau)
+            images[name] = np.frombuffer(dataset.det_image, dtype=np.int32)[kept].copy()
+            if columns and kept.any():
+                split = ID_SPLIT if name == 'id' else OOD_SPLITS[name]
+                raws = outputs.splits[split].raw[spec.setting][:dataset.num_frames]
+                best_id, best_neg = _best_probs(raws, columns)
+                entry: dict[str, Any] = {
+                    'mean_max_negative': float(best_neg[kept].mean()),
+                    'negative_wins': float((best_neg[kept] > best_id[kept]).mean())}
+                if name != 'id':
+                    entry['by_category'] = _by_category(
+                        dataset, outputs.splits[split], kept, best_neg)
+                response[name] = entry
         coco = evaluation.coco
         results[spec.key] = RowResult(
             spec, len(spec.negatives), metrics, samples,
             coco.map, coco.map50, tau if tau is None or math.isfinite(tau) else None,
-            id_scores, ood_scores)
+            id_scores, ood_scores, images.pop('id'), images, response)
     return results

@@ -22,7 +22,9 @@ __all__ = [
     'OOD_NAMES',
     'attention_block_table',
     'attention_table',
+    'category_table',
     'markdown_table',
+    'negative_response_table',
     'row_entry',
     'rows_document',
     'target_check',
@@ -53,6 +55,8 @@ def row_entry(result: RowResult, plan: BenchmarkPlan) -> dict[str, Any]:
     entry['map50'] = result.map50
     entry['tau'] = result.tau
     entry['samples'] = dict(result.samples)
+    if result.negative_response:
+        entry['negative_response'] = result.negative_response
     out: dict[str, Any] = to_jsonable(entry)
     return out
 
@@ -125,6 +129,45 @@ def markdown_table(entries: Mapping[str, Mapping[str, Any]], ood_sets: Sequence[
             samples = entry.get('samples', {})
             cells.append(' / '.join(str(samples.get(k, '–')) for k in ('id', *ood_sets)))
         lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def negative_response_table(entries: Mapping[str, Mapping[str, Any]],
+                            sets: Sequence[str]) -> str:
+    """Markdown table of how the negatives answer on the kept samples, per set: mean of the
+    best negative sigmoid, and the share of samples whose best negative beats their best ID
+    label (percent)."""
+    header = ['Row', 'NegA', *(f'{name}: mean max q / q wins' for name in sets)]
+    lines = ['| ' + ' | '.join(header) + ' |', '|---|:---:|' + '---:|' * len(sets)]
+    for entry in entries.values():
+        response = entry.get('negative_response') or {}
+        cells = [str(entry['title']), str(entry['nega'])]
+        for name in sets:
+            values = response.get(name)
+            cells.append('–' if values is None else
+                         f"{values['mean_max_negative']:.3f} / "
+                         f"{100 * values['negative_wins']:.1f}%")
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def category_table(entries: Mapping[str, Mapping[str, Any]], sets: Sequence[str]) -> str:
+    """Markdown table of the kept OOD samples per object category (the first entry's counts)
+    and, per entry (column title -> results.json row), their mean best negative sigmoid."""
+    titles = list(entries)
+    header = ['OOD set', 'object under the sample', 'samples',
+              *(f'mean max q, {t}' for t in titles)]
+    lines = ['| ' + ' | '.join(header) + ' |', '|---|---|' + '---:|' * (1 + len(titles))]
+    first = entries[titles[0]]
+    for name in sets:
+        groups = ((first.get('negative_response') or {}).get(name) or {}).get('by_category', {})
+        for category, values in groups.items():
+            cells = [name, category, str(values['samples'])]
+            for title in titles:
+                other = (((entries[title].get('negative_response') or {}).get(name) or {})
+                         .get('by_category', {}).get(category))
+                cells.append('–' if other is None else f"{other['mean_max_negative']:.3f}")
+            lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 

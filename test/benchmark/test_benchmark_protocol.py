@@ -103,6 +103,16 @@ def test_row_metrics_match_sklearn(setup: tuple[BenchmarkPlan, BenchmarkOutputs]
         assert metrics['fpr95'] == pytest.approx(fpr95, abs=1e-12)
         assert metrics['aupr'] == pytest.approx(
             sklearn_metrics.average_precision_score(y, s), abs=1e-12)
+    assert row.id_images.size == ids.size and row.ood_images['near'].size == row.samples['near']
+    if row.spec.negatives:
+        response = row.negative_response
+        assert set(response) == {'id', 'near', 'far'}
+        for values in response.values():
+            assert 0.0 <= values['mean_max_negative'] <= 1.0
+            assert 0.0 <= values['negative_wins'] <= 1.0
+        assert response['near']['mean_max_negative'] > response['id']['mean_max_negative']
+    else:
+        assert row.negative_response == {}
     # The synthetic OOD objects answer the negatives: NegS must separate better than the
     # baseline, so the test data exercise the negative columns.
     if row_key == 'negs':
