@@ -15,6 +15,7 @@ __all__ = [
     'BackendSpec',
     'DetectorBackend',
     'available_backends',
+    'check_image',
     'create_backend',
     'register_backend',
 ]
@@ -56,6 +57,20 @@ class DetectorBackend(Protocol):
         ID and negative logits in the label order given to :meth:`set_labels`.
         """
         ...
+
+
+def check_image(image_rgb: object, box_threshold: float) -> None:
+    """The input contract of :meth:`DetectorBackend.infer`; ValueError saying what is wrong."""
+    if not isinstance(image_rgb, np.ndarray):
+        raise ValueError(f'image must be a numpy array, got {type(image_rgb).__name__}')
+    if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+        raise ValueError(f'image must be HxWx3, got shape {image_rgb.shape}')
+    if image_rgb.dtype != np.uint8:
+        raise ValueError(f'image must be uint8, got {image_rgb.dtype}')
+    if image_rgb.shape[0] == 0 or image_rgb.shape[1] == 0:
+        raise ValueError(f'image is empty: shape {image_rgb.shape}')
+    if not 0.0 <= box_threshold <= 1.0:
+        raise ValueError(f'box_threshold must be in [0, 1], got {box_threshold}')
 
 
 BackendFactory = Callable[[BackendSpec], DetectorBackend]

@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from negas_ros.backends.base import BackendSpec, register_backend
+from negas_ros.backends.base import BackendSpec, check_image, register_backend
 from negas_ros.detection import RawDetections
 
 if TYPE_CHECKING:
@@ -806,16 +806,7 @@ class GroundingDinoBackend:
         """
         import torch
 
-        if not isinstance(image_rgb, np.ndarray):
-            raise ValueError(f'image must be a numpy array, got {type(image_rgb).__name__}')
-        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
-            raise ValueError(f'image must be HxWx3, got shape {image_rgb.shape}')
-        if image_rgb.dtype != np.uint8:
-            raise ValueError(f'image must be uint8, got {image_rgb.dtype}')
-        if image_rgb.shape[0] == 0 or image_rgb.shape[1] == 0:
-            raise ValueError(f'image is empty: shape {image_rgb.shape}')
-        if not 0.0 <= box_threshold <= 1.0:
-            raise ValueError(f'box_threshold must be in [0, 1], got {box_threshold}')
+        check_image(image_rgb, box_threshold)
         height, width = int(image_rgb.shape[0]), int(image_rgb.shape[1])
 
         with self._lock:

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from negas_ros.backends.base import BackendSpec
+from negas_ros.backends.base import BackendSpec, check_image
 from negas_ros.backends.yolo_world.text import (
     DEFAULT_TEXT_MODEL,
     TextEmbedder,
@@ -334,16 +334,7 @@ class YoloWorldBackend:
         return x.to(self._dtype).contiguous(), plan
 
     def _check_image(self, image_rgb: Any, box_threshold: float) -> None:
-        if not isinstance(image_rgb, np.ndarray):
-            raise ValueError(f'image must be a numpy array, got {type(image_rgb).__name__}')
-        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
-            raise ValueError(f'image must be HxWx3, got shape {image_rgb.shape}')
-        if image_rgb.dtype != np.uint8:
-            raise ValueError(f'image must be uint8, got {image_rgb.dtype}')
-        if image_rgb.shape[0] == 0 or image_rgb.shape[1] == 0:
-            raise ValueError(f'image is empty: shape {image_rgb.shape}')
-        if not 0.0 <= box_threshold <= 1.0:
-            raise ValueError(f'box_threshold must be in [0, 1], got {box_threshold}')
+        check_image(image_rgb, box_threshold)
 
     def infer(self, image_rgb: npt.NDArray[np.uint8], box_threshold: float) -> RawDetections:
         """Detect on one image.
