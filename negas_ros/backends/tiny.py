@@ -12,12 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from negas_ros.backends.model_dir import finish_model_dir, start_model_dir
+
 __all__ = ['TINY_IMAGE_SIZE', 'write_tiny_grounding_dino']
 
 # Resize rule of the tiny checkpoint's preprocessor: a 320x240 frame keeps its size.
 TINY_IMAGE_SIZE = {'shortest_edge': 240, 'longest_edge': 400}
 
-_MARKER = 'negas_tiny.json'
 _FORMAT = 2  # bump when the checkpoint layout or config changes, so old directories are rebuilt
 
 # transformers' Grounding DINO hard-codes BERT-base-uncased ids for its phrase delimiters
@@ -118,16 +119,9 @@ def write_tiny_grounding_dino(directory: Path, seed: int = 0) -> Path:
     under a second once transformers is imported.
     """
     directory = Path(directory)
-    marker = directory / _MARKER
     wanted = {'seed': seed, 'format': _FORMAT}
-    if marker.is_file():
-        try:
-            if json.loads(marker.read_text()) == wanted:
-                return directory
-        except (OSError, ValueError):
-            pass  # unreadable marker: rebuild
-    directory.mkdir(parents=True, exist_ok=True)
-    marker.unlink(missing_ok=True)  # a half-written directory must never look complete
+    if start_model_dir(directory, wanted):
+        return directory
 
     import torch
     from transformers import (
@@ -205,5 +199,5 @@ def write_tiny_grounding_dino(directory: Path, seed: int = 0) -> Path:
         'The vocabulary puts [CLS] [SEP] . ? at the BERT ids (101 102 1012 1029) that\n'
         "transformers' Grounding DINO uses as phrase delimiters.\n"
     )
-    marker.write_text(json.dumps(wanted) + '\n')
+    finish_model_dir(directory, wanted)
     return directory

@@ -37,6 +37,7 @@ from negas_ros.benchmark.protocol import RowResult, evaluate_rows
 from negas_ros.benchmark.report import rows_document, target_check
 from negas_ros.evaluation import to_jsonable
 from negas_ros.labels import LabelSet, load_labels
+from negas_ros.machine import cpu_name
 
 if TYPE_CHECKING:
     from negas_ros.backends.yolo_world.backend import YoloWorldBackend
@@ -330,14 +331,7 @@ def display_path(path: Path | str) -> str:
 
 
 def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     info: dict[str, Any] = {'cpu': cpu, 'cores': os.cpu_count(), 'python':
                             platform.python_version(), 'numpy': np.__version__,
                             'system': f'{platform.system()} {platform.release()}'}

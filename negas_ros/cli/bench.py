@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from negas_ros.machine import cpu_name
+
 __all__ = ['register']
 
 _log = logging.getLogger('negas_ros.bench')
@@ -128,14 +130,7 @@ def _stats(values: Sequence[float]) -> dict[str, float]:
 def machine_info() -> dict[str, Any]:
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     return {'cpu': cpu, 'threads': torch.get_num_threads(), 'torch': torch.__version__,
             'python': platform.python_version()}
 

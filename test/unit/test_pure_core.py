@@ -31,6 +31,8 @@ PURE_MODULES = [
     'negas_ros.backends.grounding_dino',
     'negas_ros.backends.yolo_world',
     'negas_ros.package_paths',
+    'negas_ros.backends.model_dir',
+    'negas_ros.machine',
     'negas_ros.world',
     'negas_ros.evaluation',
     'negas_ros.bag.bdd100k',

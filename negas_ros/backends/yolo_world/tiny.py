@@ -14,11 +14,12 @@ from pathlib import Path
 import re
 from typing import Any
 
+from negas_ros.backends.model_dir import finish_model_dir, start_model_dir
+
 __all__ = ['TINY_IMAGE_SIZE', 'write_tiny_yolo_world']
 
 TINY_IMAGE_SIZE = 320  # network input of the tiny card: fast on a CPU, 3 x 2100 anchors
 
-_MARKER = 'negas_tiny.json'
 _FORMAT = 1  # bump when the layout changes, so that old directories are rebuilt
 # A few merges so that the BPE path is exercised; every other word falls back to characters.
 _MERGES = [('c', 'a'), ('ca', 'r</w>'), ('b', 'u'), ('bu', 's</w>'), ('p', 'e'), ('r', 's'),
@@ -68,16 +69,9 @@ def write_tiny_yolo_world(directory: Path, seed: int = 0) -> Path:
     seed. About 6 MB; a second or two once torch and transformers are imported.
     """
     directory = Path(directory)
-    marker = directory / _MARKER
     wanted = {'seed': seed, 'format': _FORMAT}
-    if marker.is_file():
-        try:
-            if json.loads(marker.read_text()) == wanted:
-                return directory
-        except (OSError, ValueError):
-            pass  # unreadable marker: rebuild
-    directory.mkdir(parents=True, exist_ok=True)
-    marker.unlink(missing_ok=True)  # a half-written directory must never look complete
+    if start_model_dir(directory, wanted):
+        return directory
 
     import torch
     from transformers import CLIPTextConfig, CLIPTextModelWithProjection, CLIPTokenizer
@@ -149,5 +143,5 @@ def write_tiny_yolo_world(directory: Path, seed: int = 0) -> Path:
         'handful of merges (most words are spelled out in characters).\n',
         encoding='utf-8',
     )
-    marker.write_text(json.dumps(wanted) + '\n')
+    finish_model_dir(directory, wanted)
     return directory
