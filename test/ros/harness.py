@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 import os
 from pathlib import Path
 import signal
 import subprocess
+import threading
 import time
+from typing import Any, TypeVar
 
 
 class NodeProcess:
@@ -50,3 +53,31 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+STARTUP_S = 90.0
+ClientT = TypeVar('ClientT')
+
+
+@contextmanager
+def running_detector(namespace: str, params: dict[str, str], client: ClientT,
+                     input_topic: str = 'image') -> Iterator[tuple[NodeProcess, ClientT]]:
+    """A detector_node process in ``namespace`` and ``client`` (an rclpy Node) spinning in a
+    thread, once the node subscribes to ``<namespace>/<input_topic>``; both torn down after."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    node = start_node(namespace, params)
+    ros_client: Any = client
+    executor = SingleThreadedExecutor()
+    executor.add_node(ros_client)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    try:
+        topic = f'{namespace}/{input_topic}'
+        up = wait_for(lambda: ros_client.count_subscribers(topic) > 0
+                      or node.proc.poll() is not None, STARTUP_S)
+        assert up and node.proc.poll() is None, f'detector_node did not start:\n{node.log()}'
+        yield node, client
+    finally:
+        executor.shutdown()
+        ros_client.destroy_node()
+        node.stop()

@@ -11,13 +11,12 @@ import threading
 import time
 from typing import Any
 
-from harness import NodeProcess, start_node, wait_for
+from harness import STARTUP_S, NodeProcess, running_detector, start_node, wait_for
 import numpy as np
 import pytest
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters, SetParametersAtomically
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
@@ -31,7 +30,6 @@ from negas_ros.synthetic import street_frame
 pytestmark = [pytest.mark.ros, pytest.mark.model]
 
 ID_LABELS = ['car', 'person', 'bus']
-STARTUP_S = 90.0
 RESULT_S = 30.0
 
 
@@ -141,23 +139,10 @@ def _param_msg(name: str, value: Any) -> ParameterMsg:
 @pytest.fixture(scope='module')
 def detector(rclpy_context: None, tiny_model_dir: Any,
              labels_file: Any) -> Iterator[tuple[NodeProcess, Client]]:
-    node = start_node('/e2e', {
-        'model': str(tiny_model_dir), 'labels_file': str(labels_file),
-        'box_threshold': '0.0', 'ood_threshold': '0.5', 'max_detections': '20'})
-    client = Client('/e2e', 'e2e_client')
-    executor = SingleThreadedExecutor()
-    executor.add_node(client)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    try:
-        up = wait_for(lambda: client.count_subscribers('/e2e/image') > 0
-                      or node.proc.poll() is not None, STARTUP_S)
-        assert up and node.proc.poll() is None, f'detector_node did not start:\n{node.log()}'
-        yield node, client
-    finally:
-        executor.shutdown()
-        client.destroy_node()
-        node.stop()
+    params = {'model': str(tiny_model_dir), 'labels_file': str(labels_file),
+              'box_threshold': '0.0', 'ood_threshold': '0.5', 'max_detections': '20'}
+    with running_detector('/e2e', params, Client('/e2e', 'e2e_client')) as running:
+        yield running
 
 
 def _frame(index: int = 0, width: int = 320, height: int = 240) -> np.ndarray:
@@ -312,17 +297,10 @@ def test_compressed_transport_and_corrupt_jpeg(rclpy_context: None, tiny_model_d
                                                labels_file: Any) -> None:
     import cv2
 
-    node = start_node('/e2e_jpeg', {
-        'model': str(tiny_model_dir), 'labels_file': str(labels_file),
-        'box_threshold': '0.0', 'input_transport': 'compressed'})
-    client = Client('/e2e_jpeg', 'e2e_jpeg_client')
-    executor = SingleThreadedExecutor()
-    executor.add_node(client)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    try:
-        assert wait_for(lambda: client.count_subscribers('/e2e_jpeg/image/compressed') > 0,
-                        STARTUP_S), f'detector_node did not start:\n{node.log()}'
+    params = {'model': str(tiny_model_dir), 'labels_file': str(labels_file),
+              'box_threshold': '0.0', 'input_transport': 'compressed'}
+    with running_detector('/e2e_jpeg', params, Client('/e2e_jpeg', 'e2e_jpeg_client'),
+                          input_topic='image/compressed') as (node, client):
         ok, jpeg = cv2.imencode('.jpg', _frame(1, 320, 240))
         assert ok
 
@@ -345,10 +323,6 @@ def test_compressed_transport_and_corrupt_jpeg(rclpy_context: None, tiny_model_d
         assert good is not None, 'the frame after a corrupt JPEG must be processed'
         assert client.key(bad_header) not in client.detections
         assert wait_for(lambda: 'cannot decode compressed image' in node.log(), 10.0), node.log()
-    finally:
-        executor.shutdown()
-        client.destroy_node()
-        node.stop()
 
 
 def test_debug_image_is_published_in_source_size_while_subscribed(detector: Any) -> None:

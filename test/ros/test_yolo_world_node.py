@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-import threading
 from typing import Any
 
-from harness import NodeProcess, start_node, wait_for
+from harness import NodeProcess, running_detector
 import numpy as np
 import pytest
-from rclpy.executors import SingleThreadedExecutor
 from test_detector_node import Client
 from vision_msgs.msg import Detection2DArray
 
@@ -25,7 +23,6 @@ pytestmark = [pytest.mark.ros, pytest.mark.model]
 
 ID_LABELS = ['car', 'person', 'bus']
 NEG_LABELS = ['van', 'mannequin', 'tram', 'scooter']
-STARTUP_S = 90.0
 
 
 @pytest.fixture(scope='module')
@@ -43,21 +40,9 @@ def _params(model_dir: Path, labels_file: Path) -> dict[str, str]:
 @pytest.fixture(scope='module')
 def detector(rclpy_context: None, tiny_yolo_world_dir: Path,
              labels_file: Path) -> Iterator[tuple[NodeProcess, Client]]:
-    node = start_node('/yw', _params(tiny_yolo_world_dir, labels_file))
-    client = Client('/yw', 'yw_client')
-    executor = SingleThreadedExecutor()
-    executor.add_node(client)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    try:
-        up = wait_for(lambda: client.count_subscribers('/yw/image') > 0
-                      or node.proc.poll() is not None, STARTUP_S)
-        assert up and node.proc.poll() is None, f'detector_node did not start:\n{node.log()}'
-        yield node, client
-    finally:
-        executor.shutdown()
-        client.destroy_node()
-        node.stop()
+    with running_detector('/yw', _params(tiny_yolo_world_dir, labels_file),
+                          Client('/yw', 'yw_client')) as running:
+        yield running
 
 
 def _frame(index: int = 0, width: int = 320, height: int = 240) -> np.ndarray:
