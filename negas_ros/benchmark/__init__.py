@@ -10,6 +10,10 @@ Modules, in data-flow order
     run        orchestration: load, plan, collect, evaluate; the quick-subset reproduction
     document   results.md / results.json / figures on disk
 
+The same protocol runs on the test splits (:data:`TEST_SPLITS`, the default: what
+docs/results.md reports) or on their validation twins (:data:`VAL_SPLITS`: where every tuning
+choice is made; ``negas-ros ood-benchmark --splits val`` writes docs/validation/).
+
 Importing this package imports neither torch nor matplotlib; the backend loads torch when
 :func:`negas_ros.benchmark.run.run_benchmark` builds the detector.
 """
@@ -21,14 +25,25 @@ from negas_ros.benchmark.attention import (
     cell_coverage,
     input_space_mask,
 )
-from negas_ros.benchmark.plan import BenchmarkPlan, NetworkSetting, RowSpec, build_plan
+from negas_ros.benchmark.plan import (
+    TEST_SPLITS,
+    VAL_SPLITS,
+    BenchmarkPlan,
+    NetworkSetting,
+    RowSpec,
+    SplitSet,
+    build_plan,
+)
 from negas_ros.benchmark.report import markdown_table, target_check
 
 __all__ = [
+    'TEST_SPLITS',
+    'VAL_SPLITS',
     'AttentionOverlap',
     'BenchmarkPlan',
     'NetworkSetting',
     'RowSpec',
+    'SplitSet',
     'aggregate_overlaps',
     'attention_overlap',
     'build_plan',

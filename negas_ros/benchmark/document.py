@@ -1,4 +1,5 @@
-"""Write docs/results.md, docs/results.json and docs/img/results_*.png from a benchmark run."""
+"""Write docs/results.md, docs/results.json and docs/img/results_*.png from a benchmark run
+(docs/validation/ for a run on the validation splits)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from negas_ros.benchmark.plan import ATTENTION_SPLITS, OOD_SPLITS
+from negas_ros.benchmark.plan import TEST_SPLITS, VAL_SPLITS, SplitSet
 from negas_ros.benchmark.plots import write_figures
 from negas_ros.benchmark.report import (
     attention_block_table,
@@ -18,7 +19,7 @@ from negas_ros.benchmark.report import (
 )
 from negas_ros.benchmark.run import BenchmarkRun
 
-__all__ = ['console_table', 'render_markdown', 'write_results']
+__all__ = ['check_out_dir', 'console_table', 'render_markdown', 'write_results']
 
 _KNOWN = ('near', 'far')
 _UNSEEN = ('near_unseen', 'far_unseen')
@@ -50,15 +51,15 @@ def _target_lines(target: Mapping[str, Any], label: str) -> list[str]:
     ]
 
 
-def _leaks(doc: Mapping[str, Any]) -> list[str]:
-    """Negatives (similar or dissimilar) that literally name a category of an OOD test split."""
+def _leaks(doc: Mapping[str, Any], splits: SplitSet = TEST_SPLITS) -> list[str]:
+    """Negatives (similar or dissimilar) that literally name a category of an OOD split."""
     meta = doc['meta']
     named_sets = {'similar': meta['negatives_similar'],
                   'dissimilar': meta.get('negatives_dissimilar', [])}
     lines = []
     for set_name, words in named_sets.items():
         lowered = {w.lower() for w in words}
-        for name, split in OOD_SPLITS.items():
+        for name, split in splits.ood.items():
             named = sorted(c for c in meta['categories'].get(split, {}) if c.lower() in lowered)
             if named:
                 lines.append(f'{set_name} negatives name {name} categories ({", ".join(named)})')
@@ -68,6 +69,9 @@ def _leaks(doc: Mapping[str, Any]) -> list[str]:
 def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
     """The whole results.md text for a run and its results.json document."""
     meta, plan = doc['meta'], run.plan
+    splits = plan.splits
+    ood = splits.ood
+    validation = splits == VAL_SPLITS
     main = {key: doc[key] for key in meta['rows']}
     ablations = doc['ablations']
     setting_titles = {key: title for title, key in plan.attention_settings}
@@ -77,19 +81,26 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
     machine = meta['machine']
     out: list[str] = []
     add = out.append
-    add('# OOD benchmark results (generated)\n')
+    add('# OOD benchmark results on the validation splits (generated)\n' if validation else
+        '# OOD benchmark results (generated)\n')
     add('Written by `negas-ros ood-benchmark`; do not edit by hand: rerun the command below. '
         'Every number is from the model and labels named under *Setup*, on procedurally '
-        'rendered images of `negas_ros.world` (ID: `id_test`; OOD: `ood_near`, `ood_far` and '
-        'their `_unseen` twins, whose categories were never in pretraining).\n')
+        f"rendered images of `negas_ros.world` (ID: `{splits.id}`; OOD: `{ood['near']}`, "
+        f"`{ood['far']}` and their `_unseen` twins, whose categories were never in "
+        'pretraining).\n')
+    if validation:
+        add(f'**Validation run** (`--splits {splits.name}`): these splits are drawn exactly '
+            'like the test splits but are disjoint from them. Every tuning choice (negative '
+            'list, NegA rule and weight, score form, thresholds) is made on these numbers; the '
+            'test results (docs/results.md) are for reporting only.\n')
     if meta.get('mode') == 'quick':
         add('**Quick run** (the `--quick` subset): few images, noisy numbers; the full table '
             'comes from `negas-ros ood-benchmark` without `--quick`.\n')
     add('## Headline\n')
-    out.extend(_target_lines(doc['target'], 'Near-OOD (known categories, `ood_near`)'))
-    out.extend(_target_lines(doc['target_unseen'],
-                             'Near-OOD, unseen categories (`ood_near_unseen`), for reference'))
-    leaks = _leaks(doc)
+    out.extend(_target_lines(doc['target'], f"Near-OOD (known categories, `{ood['near']}`)"))
+    out.extend(_target_lines(doc['target_unseen'], 'Near-OOD, unseen categories '
+                             f"(`{ood['near_unseen']}`), for reference"))
+    leaks = _leaks(doc, splits)
     if leaks:
         add('- Caveat: ' + '; '.join(leaks) + '. On those splits the negatives name the '
             'unknown objects (as an LLM list for "car" names "van", which COCO-OOD holds); the '
@@ -102,8 +113,8 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
     add('')
     add('## Main table\n')
     add('FPR95, AUROC, AUPR (AUPR-In, ID positive) in percent, over detections kept at the '
-        'F1-optimal threshold tau* (see *Protocol*); ID mAP = COCO AP@[.5:.95] on `id_test`. '
-        '`neg.` = number of negative labels the score reads.\n')
+        'F1-optimal threshold tau* (see *Protocol*); ID mAP = COCO AP@[.5:.95] on '
+        f'`{splits.id}`. `neg.` = number of negative labels the score reads.\n')
     add(markdown_table(main, _KNOWN))
     add('')
     add('Held-out categories (never in pretraining, never nameable by a negative label):\n')
@@ -169,7 +180,7 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
         'area*.\n')
     add('Each quantity is averaged over the images where it is defined (OOD pixels present), '
         'per block, then over the four blocks. '
-        f"Images: {', '.join(f'{s} {images.get(s, 0)}' for s in ATTENTION_SPLITS)}.\n")
+        f"Images: {', '.join(f'{s} {images.get(s, 0)}' for s in splits.attention)}.\n")
     add(attention_table(doc['attention_overlap'], setting_titles))
     add('')
     add('Mass in OOD per block:\n')
@@ -183,13 +194,13 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
         f"(max ID sigmoid), class-aware NMS at IoU {model['iou_threshold']:g} on the ID labels "
         f"only, at most {model['max_det']} boxes. Negative labels never create or suppress "
         'boxes.')
-    add('2. ID accuracy: pycocotools COCOeval (bbox) over `id_test`, every detection entered '
-        'with its best ID label and confidence (max ID sigmoid). Ground-truth boxes are the '
-        "world's visible-pixel boxes (inclusive ends + 1).")
+    add(f'2. ID accuracy: pycocotools COCOeval (bbox) over `{splits.id}`, every detection '
+        'entered with its best ID label and confidence (max ID sigmoid). Ground-truth boxes '
+        "are the world's visible-pixel boxes (inclusive ends + 1).")
     add('3. tau*: per class, the confidence at the recall point of best F1 (precision and score '
         'averaged over the 10 IoU thresholds, 101 recall points); tau* = the mean over classes. '
-        'Computed per network setting (NegA changes the confidences), on `id_test` itself as '
-        'in VOS.')
+        'Computed per network setting (NegA changes the confidences), on '
+        f'`{splits.id}` itself as in VOS.')
     add('4. Samples: detections with confidence ≥ tau*: on ID images ID samples, on OOD images '
         "OOD samples (OOD images hold no ID object). Each sample is valued by the row's score "
         '(larger = more ID); FPR95 = share of OOD samples at or above the score that keeps 95% '
@@ -232,9 +243,14 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
         add('The `quick` block of results.json holds the main rows on the first '
             + ', '.join(f'{n} {s}' for s, n in quick['images'].items() if n)
             + ' images (the `--quick` subset), computed by the same run. '
-            '`test/benchmark/test_benchmark_reproduction.py` reruns that subset with the '
-            'shipped weights and requires every number to match within '
-            f"{quick['tolerance']:g} (absolute).\n")
+            + ('`negas_ros.benchmark.run.reproduce_quick(..., splits=VAL_SPLITS)` reruns '
+               'that subset alone; no test compares it with this file (the reproduction test '
+               'checks docs/results.json, the test splits), and numbers should match within '
+               f"{quick['tolerance']:g} (absolute).\n"
+               if validation else
+               '`test/benchmark/test_benchmark_reproduction.py` reruns that subset with the '
+               'shipped weights and requires every number to match within '
+               f"{quick['tolerance']:g} (absolute).\n"))
         add(markdown_table({k: quick[k] for k in meta['rows']}, _KNOWN))
         add('')
     return '\n'.join(out)
@@ -249,9 +265,32 @@ def console_table(doc: Mapping[str, Any]) -> str:
     return '\n'.join(lines)
 
 
+def check_out_dir(out_dir: Path, splits: SplitSet) -> None:
+    """Refuse (ValueError) to write results of ``splits`` where results.json holds another
+    split set's, so that a validation run can never overwrite the test results (and back).
+
+    A results.json without ``meta.splits`` predates split sets: it holds test results.
+    An unreadable one is left for the writer to replace.
+    """
+    path = Path(out_dir) / 'results.json'
+    if not path.is_file():
+        return
+    try:
+        meta = json.loads(path.read_text(encoding='utf-8')).get('meta') or {}
+    except (OSError, ValueError, AttributeError):
+        return
+    recorded = (meta.get('splits') or {}).get('set', TEST_SPLITS.name)
+    if recorded != splits.name:
+        raise ValueError(f'{path} holds results on the {recorded!r} splits; a run on the '
+                         f'{splits.name!r} splits will not overwrite them: choose another '
+                         'output directory (--out)')
+
+
 def write_results(run: BenchmarkRun, doc: Mapping[str, Any], out_dir: Path) -> list[Path]:
-    """Write results.md, results.json and img/results_*.png under ``out_dir``."""
+    """Write results.md, results.json and img/results_*.png under ``out_dir``
+    (:func:`check_out_dir` first: results of other splits there are never overwritten)."""
     out_dir = Path(out_dir)
+    check_out_dir(out_dir, run.plan.splits)
     out_dir.mkdir(parents=True, exist_ok=True)
     titles = {key: title for title, key in run.plan.attention_settings}
     paths = write_figures(out_dir / 'img', run.results, [r.key for r in run.plan.rows],

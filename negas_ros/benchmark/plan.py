@@ -12,6 +12,12 @@ negative's logit is read out by the head for the kept boxes only (a run with few
 gives the same logits up to float rounding of one matrix product). So the ``off`` setting is
 run once with every negative set (similar, dissimilar, random), and every NegA-off row
 (baseline scores, NegS with any set, none or the first n negatives) selects its columns.
+
+A :class:`SplitSet` names the world splits a plan runs on: :data:`TEST_SPLITS` (id_test,
+ood_near, ..., mixed_test; the default, what docs/results.md reports) or :data:`VAL_SPLITS`
+(their validation twins id_val, ood_val_near, ..., mixed_val, drawn like them but disjoint).
+Every tuning choice (negative list, NegA rule and weight, score form, thresholds) is made on
+the validation set; the test set is for reporting only.
 """
 
 from __future__ import annotations
@@ -19,11 +25,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 import math
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
 
 from negas_ros.labels import normalize_label
+from negas_ros.world.splits import SPLITS as WORLD_SPLITS
 
 __all__ = [
     'ABLATION_SPLITS',
@@ -32,24 +40,99 @@ __all__ = [
     'ID_SPLIT',
     'MAIN_METHODS',
     'NEGATIVE_COUNTS',
+    'OOD_SET_NAMES',
     'OOD_SPLITS',
+    'SPLIT_SETS',
+    'TEST_SPLITS',
+    'VAL_SPLITS',
     'BenchmarkPlan',
     'NetworkSetting',
     'RowSpec',
+    'SplitSet',
     'build_plan',
     'leftover_words',
     'random_word_vectors',
 ]
 
-ID_SPLIT = 'id_test'
-OOD_SPLITS: Mapping[str, str] = {
-    'near': 'ood_near', 'far': 'ood_far',
-    'near_unseen': 'ood_near_unseen', 'far_unseen': 'ood_far_unseen',
-}
-"""Report name of each OOD set -> world split."""
-ABLATION_SPLITS: tuple[str, ...] = (ID_SPLIT, 'ood_near', 'ood_far')
+OOD_SET_NAMES: tuple[str, ...] = ('near', 'far', 'near_unseen', 'far_unseen')
+"""Report names of the OOD sets (results.json keys), known categories first."""
+
+
+@dataclass(frozen=True)
+class SplitSet:
+    """Which world splits the benchmark runs on: the test splits or their validation twins.
+
+    name: 'test' or 'val' (the CLI's ``--splits``). id: the ID split (mAP, tau*, the 95%-TPR
+    point). ood: report name (:data:`OOD_SET_NAMES`, in that order) -> world split.
+    attention: splits where attention maps are captured and compared with the OOD masks.
+    The same protocol on :data:`VAL_SPLITS` is where every tuning choice is made;
+    :data:`TEST_SPLITS` (the default everywhere) is for reporting only.
+    """
+
+    name: str
+    id: str
+    ood: Mapping[str, str] = field(hash=False)
+    attention: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        ood = dict(self.ood)
+        if tuple(ood) != OOD_SET_NAMES:
+            raise ValueError(f'split set {self.name!r}: OOD sets must be {OOD_SET_NAMES} in '
+                             f'that order, got {tuple(ood)}')
+        named = [self.id, *ood.values()]
+        if len(set(named)) != len(named):
+            raise ValueError(f'split set {self.name!r} repeats a split: {named}')
+        if not self.attention:
+            raise ValueError(f'split set {self.name!r} has no attention split')
+        unknown = [s for s in (*named, *self.attention) if s not in WORLD_SPLITS]
+        if unknown:
+            raise ValueError(f'split set {self.name!r}: not world splits: {unknown}')
+        object.__setattr__(self, 'ood', MappingProxyType(ood))
+        object.__setattr__(self, 'attention', tuple(self.attention))
+
+    @property
+    def evaluated(self) -> tuple[str, ...]:
+        """The ID split and the OOD splits, in report order (the main rows run on them)."""
+        return (self.id, *self.ood.values())
+
+    @property
+    def ablation(self) -> tuple[str, ...]:
+        """Where the count and fusion ablations run: the ID split, known near and far OOD."""
+        return (self.id, self.ood['near'], self.ood['far'])
+
+    @property
+    def every(self) -> tuple[str, ...]:
+        """Every split the set names, each once: :attr:`evaluated`, then attention-only ones."""
+        return tuple(dict.fromkeys((*self.evaluated, *self.attention)))
+
+    def split(self, set_name: str) -> str:
+        """The world split of a report set: 'id' or a key of :attr:`ood`."""
+        return self.id if set_name == 'id' else self.ood[set_name]
+
+
+TEST_SPLITS = SplitSet(
+    'test', 'id_test',
+    {'near': 'ood_near', 'far': 'ood_far',
+     'near_unseen': 'ood_near_unseen', 'far_unseen': 'ood_far_unseen'},
+    ('ood_near', 'mixed_test'))
+"""The test splits: what docs/results.md reports (the default of every entry point)."""
+VAL_SPLITS = SplitSet(
+    'val', 'id_val',
+    {'near': 'ood_val_near', 'far': 'ood_val_far',
+     'near_unseen': 'ood_val_near_unseen', 'far_unseen': 'ood_val_far_unseen'},
+    ('ood_val_near', 'mixed_val'))
+"""Their validation twins (:data:`negas_ros.world.VALIDATION_TWINS`): where choices are tuned."""
+SPLIT_SETS: Mapping[str, SplitSet] = MappingProxyType(
+    {s.name: s for s in (TEST_SPLITS, VAL_SPLITS)})
+"""``--splits`` name -> :class:`SplitSet`."""
+
+# The test split set under its former names (kept for code that imports them).
+ID_SPLIT = TEST_SPLITS.id
+OOD_SPLITS: Mapping[str, str] = TEST_SPLITS.ood
+"""Report name of each OOD set -> world split (test splits)."""
+ABLATION_SPLITS: tuple[str, ...] = TEST_SPLITS.ablation
 """Where the count and fusion ablations run (the main rows run on every split)."""
-ATTENTION_SPLITS: tuple[str, ...] = ('ood_near', 'mixed_test')
+ATTENTION_SPLITS: tuple[str, ...] = TEST_SPLITS.attention
 """Where attention maps are captured and compared with the OOD object masks."""
 NEGATIVE_COUNTS: tuple[int, ...] = (1, 2, 4)
 FUSION_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 1.0)
@@ -61,8 +144,6 @@ MAIN_METHODS: tuple[tuple[str, str, str, bool], ...] = (
     ('neglabel', 'NegLabel score', 'neglabel', True),
     ('negs', 'NegS alone (NegA off)', 'negs', True),
 )
-
-_ALL_SPLITS = (ID_SPLIT, *OOD_SPLITS.values())
 
 
 @dataclass(frozen=True)
@@ -120,7 +201,7 @@ class BenchmarkPlan:
     Each negative set's labels are distinct from the other sets' and from the ID labels.
     settings: canonical settings by key, in run order. rows: the main table.
     ablations: ablation name -> rows. attention_settings: (name, setting key) pairs compared
-    in the attention-overlap ablation.
+    in the attention-overlap ablation. splits: the world splits the settings run on.
     """
 
     id_labels: tuple[str, ...]
@@ -133,6 +214,7 @@ class BenchmarkPlan:
     rows: tuple[RowSpec, ...] = ()
     ablations: dict[str, tuple[RowSpec, ...]] = field(default_factory=dict)
     attention_settings: tuple[tuple[str, str], ...] = ()
+    splits: SplitSet = TEST_SPLITS
 
     def all_rows(self) -> list[RowSpec]:
         return [*self.rows, *(row for rows in self.ablations.values() for row in rows)]
@@ -146,7 +228,7 @@ class BenchmarkPlan:
             tuple(r for r in self.rows if r.setting in keep),
             {name: tuple(r for r in rows if r.setting in keep)
              for name, rows in self.ablations.items()},
-            ())
+            (), self.splits)
 
 
 def leftover_words(pool: Sequence[str], exclude: Iterable[str]) -> tuple[str, ...]:
@@ -187,7 +269,8 @@ def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequenc
                fusion: str = 'max', weight: float = 0.5,
                counts: Sequence[int] = NEGATIVE_COUNTS,
                weights: Sequence[float] = FUSION_WEIGHTS,
-               dissimilar: Sequence[str] = ()) -> BenchmarkPlan:
+               dissimilar: Sequence[str] = (),
+               splits: SplitSet = TEST_SPLITS) -> BenchmarkPlan:
     """The full benchmark plan.
 
     id_labels: K >= 1 labels; similar: the NegAS negatives (M >= 1); random: the random-word
@@ -196,6 +279,7 @@ def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequenc
     for the count ablation (the first n of ``similar``; n >= M is covered by 'all').
     weights: w of the 'weighted' rule in the fusion ablation, in (0, 1].
     dissimilar: a third negative set for the negative-set ablation (may be empty).
+    splits: the world splits the settings run on (:data:`TEST_SPLITS` or :data:`VAL_SPLITS`).
     """
     if not id_labels:
         raise ValueError('at least one ID label is needed')
@@ -233,21 +317,21 @@ def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequenc
             tuple(dict.fromkeys(old.attention + setting.attention)))
         return canonical
 
-    every = (*_ALL_SPLITS, *(s for s in ATTENTION_SPLITS if s not in _ALL_SPLITS))
+    every, attention = splits.every, splits.attention
     off = add(NetworkSetting('nega_off', 'off', 0.0, similar_t + dissimilar_t + random_t,
-                             every, ATTENTION_SPLITS))
+                             every, attention))
     on = add(NetworkSetting('nega', fusion, weight if fusion == 'weighted' else 0.0, similar_t,
-                            every, ATTENTION_SPLITS))
+                            every, attention))
     on_dissimilar = None
     if dissimilar_t:
         on_dissimilar = add(NetworkSetting('nega_dissimilar', fusion,
                                            weight if fusion == 'weighted' else 0.0,
-                                           dissimilar_t, _ALL_SPLITS))
+                                           dissimilar_t, splits.evaluated))
     on_random = None
     if random_t:
         on_random = add(NetworkSetting('nega_random', fusion,
                                        weight if fusion == 'weighted' else 0.0, random_t,
-                                       every, ATTENTION_SPLITS))
+                                       every, attention))
 
     def row(key: str, title: str, setting: str, method: str,
             negatives: tuple[str, ...]) -> RowSpec:
@@ -278,7 +362,7 @@ def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequenc
     for n in sorted({c for c in counts if 0 < c < m}):
         words = similar_t[:n]
         key = add(NetworkSetting(f'nega_n{n}', fusion, weight if fusion == 'weighted' else 0.0,
-                                 words, ABLATION_SPLITS))
+                                 words, splits.ablation))
         count_rows.append(row(f'{n}/nega_off', f'{n}, NegA off', off, 'negs', words))
         count_rows.append(row(f'{n}/nega_on', f'{n}, NegA on', key, 'negs', words))
     count_rows.append(row('all/nega_off', f'all ({m}), NegA off', off, 'negs', similar_t))
@@ -286,10 +370,10 @@ def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequenc
     ablations['num_negatives'] = tuple(count_rows)
 
     fusion_keys = [('off', off), ('max', add(NetworkSetting('max', 'max', 0.0, similar_t,
-                                                            ABLATION_SPLITS)))]
+                                                            splits.ablation)))]
     for w in weights:
         fusion_keys.append((f'weighted_{_weight_key(w)}', add(NetworkSetting(
-            f'weighted_{_weight_key(w)}', 'weighted', float(w), similar_t, ABLATION_SPLITS))))
+            f'weighted_{_weight_key(w)}', 'weighted', float(w), similar_t, splits.ablation))))
     fusion_rows = []
     for name, key in fusion_keys:
         title = settings[key].describe() if name != 'off' else 'off'
@@ -305,8 +389,10 @@ def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequenc
         form_rows.append(row(f'{method}/nega_on', f'{method}, NegA on', on, method, similar_t))
     ablations['score_forms'] = tuple(form_rows)
 
-    attention = [('NegA off (baseline)', off), (f'NegA {settings[on].describe()}', on)]
+    attention_settings = [('NegA off (baseline)', off), (f'NegA {settings[on].describe()}', on)]
     if on_random is not None:
-        attention.append((f'NegA {settings[on_random].describe()}, random words', on_random))
+        attention_settings.append(
+            (f'NegA {settings[on_random].describe()}, random words', on_random))
     return BenchmarkPlan(tuple(id_labels), similar_t, random_t, fusion, float(weight),
-                         dissimilar_t, settings, tuple(rows), ablations, tuple(attention))
+                         dissimilar_t, settings, tuple(rows), ablations,
+                         tuple(attention_settings), splits)

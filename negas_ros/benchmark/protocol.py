@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from negas_ros.benchmark.collect import BenchmarkOutputs, SplitOutputs
-from negas_ros.benchmark.plan import ID_SPLIT, OOD_SPLITS, BenchmarkPlan, RowSpec
+from negas_ros.benchmark.plan import TEST_SPLITS, BenchmarkPlan, RowSpec
 from negas_ros.detection import Detection, RawDetections
 from negas_ros.evaluation import (
     CocoResult,
@@ -47,12 +47,13 @@ _EMPTY = np.zeros(0, np.float32)
 
 
 def detection_set(name: str, class_names: Sequence[str], data: SplitOutputs, setting: str,
-                  limit: int | None = None) -> DetectionSet:
+                  limit: int | None = None, id_split: str = TEST_SPLITS.id) -> DetectionSet:
     """The :class:`DetectionSet` of one split under one setting (first ``limit`` images).
 
-    Frames of the ID split carry their ground truth; OOD frames have none (they take no part
-    in mAP, as in the protocol). Every detection enters with its best ID label and confidence;
-    its OOD score is left at 0 for :func:`with_scores` to fill.
+    Frames of the ID split (``id_split``: the split set's ID split) carry their ground truth;
+    OOD frames have none (they take no part in mAP, as in the protocol). Every detection
+    enters with its best ID label and confidence; its OOD score is left at 0 for
+    :func:`with_scores` to fill.
     """
     dataset = DetectionSet(name, class_names)
     n = data.num_images if limit is None else min(limit, data.num_images)
@@ -65,7 +66,7 @@ def detection_set(name: str, class_names: Sequence[str], data: SplitOutputs, set
             for box, k, c in zip(raw.boxes_xyxy.tolist(), best.tolist(), conf.tolist(),
                                  strict=True)]
         width, height = data.sizes[i]
-        truth = data.truth[i] if data.split == ID_SPLIT else None
+        truth = data.truth[i] if data.split == id_split else None
         dataset.add_frame(width, height, detections, truth)
     return dataset
 
@@ -183,14 +184,15 @@ class RowResult:
 def _setting_evaluation(plan: BenchmarkPlan, outputs: BenchmarkOutputs, key: str,
                         limits: Mapping[str, int] | None) -> SettingEvaluation:
     sets: dict[str, DetectionSet] = {}
-    for name, split in (('id', ID_SPLIT), *OOD_SPLITS.items()):
+    splits = plan.splits
+    for name, split in (('id', splits.id), *splits.ood.items()):
         data = outputs.splits.get(split)
         if data is None or key not in data.raw:
             continue
         limit = None if limits is None else limits.get(split, 0)
         if limit == 0:
             continue
-        sets[name] = detection_set(name, plan.id_labels, data, key, limit)
+        sets[name] = detection_set(name, plan.id_labels, data, key, limit, splits.id)
     if 'id' not in sets:
         raise ValueError(f'setting {key!r} has no ID images')
     coco = coco_evaluate(sets['id'])
@@ -204,6 +206,7 @@ def evaluate_rows(plan: BenchmarkPlan, outputs: BenchmarkOutputs, rows: Sequence
     """Evaluate rows (keys must be unique) on the collected outputs.
 
     limits: split -> use only its first n images (the quick subset); None: all images.
+    The sets are those of ``plan.splits`` (the ID split and the OOD splits).
     params: score parameters (default :class:`ScoreParams`: T = 1, one NegLabel group).
     """
     params = ScoreParams() if params is None else params
@@ -217,7 +220,7 @@ def evaluate_rows(plan: BenchmarkPlan, outputs: BenchmarkOutputs, rows: Sequence
         columns = [negatives.index(word) for word in spec.negatives]
         scored: dict[str, DetectionSet] = {}
         for name, dataset in evaluation.sets.items():
-            split = ID_SPLIT if name == 'id' else OOD_SPLITS[name]
+            split = plan.splits.split(name)
             raws = outputs.splits[split].raw[spec.setting][:dataset.num_frames]
             scored[name] = with_scores(dataset, row_scores(raws, columns, spec.method, params))
         tau = evaluation.threshold.tau
@@ -240,7 +243,7 @@ def evaluate_rows(plan: BenchmarkPlan, outputs: BenchmarkOutputs, rows: Sequence
             kept = _kept(dataset, tau)
             images[name] = np.frombuffer(dataset.det_image, dtype=np.int32)[kept].copy()
             if columns and kept.any():
-                split = ID_SPLIT if name == 'id' else OOD_SPLITS[name]
+                split = plan.splits.split(name)
                 raws = outputs.splits[split].raw[spec.setting][:dataset.num_frames]
                 best_id, best_neg = _best_probs(raws, columns)
                 entry: dict[str, Any] = {

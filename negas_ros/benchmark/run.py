@@ -25,10 +25,9 @@ import numpy as np
 from negas_ros.benchmark.bootstrap import paired_fpr95_bootstrap
 from negas_ros.benchmark.collect import BenchmarkOutputs, collect
 from negas_ros.benchmark.plan import (
-    ATTENTION_SPLITS,
-    ID_SPLIT,
-    OOD_SPLITS,
+    TEST_SPLITS,
     BenchmarkPlan,
+    SplitSet,
     build_plan,
     leftover_words,
     random_word_vectors,
@@ -65,15 +64,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class Counts:
-    """Images per split: id (id_test), ood (each OOD split), attention (mixed_test)."""
+    """Images per split: id (the ID split, id_test or id_val), ood (each OOD split),
+    attention (each attention split that is not an OOD split: mixed_test or mixed_val)."""
 
     id: int
     ood: int
     attention: int
 
-    def per_split(self) -> dict[str, int]:
-        counts = {ID_SPLIT: self.id, **dict.fromkeys(OOD_SPLITS.values(), self.ood)}
-        for split in ATTENTION_SPLITS:
+    def per_split(self, splits: SplitSet = TEST_SPLITS) -> dict[str, int]:
+        """World split -> number of images, for the splits of ``splits``."""
+        counts = {splits.id: self.id, **dict.fromkeys(splits.ood.values(), self.ood)}
+        for split in splits.attention:
             counts.setdefault(split, self.attention)
         return counts
 
@@ -115,6 +116,9 @@ class BenchmarkConfig:
     box_threshold: detector candidate threshold. image_size: (W, H) of rendered images; None:
     the model's input size, so that images reach the network unscaled, as in training.
     threads: torch CPU threads (results are reproducible for one thread count).
+    device: torch device. splits: the world splits: :data:`~negas_ros.benchmark.plan.TEST_SPLITS`
+    (the reported benchmark) or :data:`~negas_ros.benchmark.plan.VAL_SPLITS` (their
+    validation twins, where every tuning choice is made).
     """
 
     model: Path
@@ -126,6 +130,7 @@ class BenchmarkConfig:
     image_size: tuple[int, int] | None = None
     threads: int = 1
     device: str = 'cpu'
+    splits: SplitSet = TEST_SPLITS
 
     def __post_init__(self) -> None:
         for name in ('id', 'ood', 'attention'):
@@ -139,6 +144,9 @@ class BenchmarkConfig:
             raise ValueError(f'threads must be >= 1, got {self.threads}')
         if self.seed < 0:
             raise ValueError(f'seed must be >= 0, got {self.seed}')
+        if not isinstance(self.splits, SplitSet):
+            raise TypeError(f'splits must be a SplitSet (TEST_SPLITS, VAL_SPLITS or '
+                            f'SPLIT_SETS[name]), got {self.splits!r}')
 
 
 @dataclass
@@ -225,9 +233,10 @@ def load_backend(config: BenchmarkConfig) -> YoloWorldBackend:
 
 
 def make_plan(backend: YoloWorldBackend, labels: LabelSet, seed: int,
-              device: str = 'cpu') -> tuple[YoloWorldBackend, BenchmarkPlan]:
-    """The benchmark plan for a loaded model and label set, and the backend to run it with
-    (it also knows the random words, drawn with ``seed``)."""
+              device: str = 'cpu', splits: SplitSet = TEST_SPLITS
+              ) -> tuple[YoloWorldBackend, BenchmarkPlan]:
+    """The benchmark plan for a loaded model and label set on ``splits``, and the backend to
+    run it with (it also knows the random words, drawn with ``seed``)."""
     similar = labels.negative_labels
     dissimilar = leftover_words(_vocabulary(backend, labels.prompt_template),
                                 (*labels.id_labels, *similar))
@@ -236,7 +245,7 @@ def make_plan(backend: YoloWorldBackend, labels: LabelSet, seed: int,
     card = backend.card
     fusion = card.nega_fusion if card.nega_fusion != 'off' else 'max'
     plan = build_plan(labels.id_labels, similar, random, fusion, card.nega_weight,
-                      dissimilar=dissimilar)
+                      dissimilar=dissimilar, splits=splits)
     return backend, plan
 
 
@@ -268,7 +277,7 @@ def _aggregate_overlap(plan: BenchmarkPlan, outputs: BenchmarkOutputs
     from negas_ros.benchmark.attention import aggregate_overlaps
 
     result: dict[str, dict[str, dict[str, dict[str, float | int]]]] = {}
-    for split in ATTENTION_SPLITS:
+    for split in plan.splits.attention:
         data = outputs.splits.get(split)
         if data is None:
             continue
@@ -284,18 +293,19 @@ def run_benchmark(config: BenchmarkConfig, log_progress: bool = True) -> Benchma
     start = time.perf_counter()
     labels = load_labels(config.labels)
     backend = load_backend(config)
-    backend, plan = make_plan(backend, labels, config.seed, config.device)
+    backend, plan = make_plan(backend, labels, config.seed, config.device, config.splits)
     loaded = time.perf_counter()
     size = image_size_for(backend, config.image_size)
     config = replace(config, image_size=size)
-    outputs = collect(backend, plan, World(config.seed), config.counts.per_split(), size,
-                      config.box_threshold, labels.prompt_template, config.device,
+    outputs = collect(backend, plan, World(config.seed), config.counts.per_split(config.splits),
+                      size, config.box_threshold, labels.prompt_template, config.device,
                       _progress(log_progress))
     collected = time.perf_counter()
     results = evaluate_rows(plan, outputs, plan.all_rows())
     quick = None
     if config.quick is not None and _covers(config.counts, config.quick):
-        quick = evaluate_rows(plan, outputs, plan.rows, limits=config.quick.per_split())
+        quick = evaluate_rows(plan, outputs, plan.rows,
+                              limits=config.quick.per_split(config.splits))
     overlap = _aggregate_overlap(plan, outputs)
     done = time.perf_counter()
     timings = {'load': loaded - start, 'collect': collected - loaded,
@@ -353,6 +363,7 @@ def _machine() -> dict[str, Any]:
 def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
     """The results.json document of a run (layout: docs/results.md, 'results.json')."""
     plan = run.plan
+    splits = plan.splits
     main = rows_document(run.results, plan, [r.key for r in plan.rows])
     doc: dict[str, Any] = dict(main)
     doc['ablations'] = {name: rows_document(run.results, plan, [r.key for r in rows])
@@ -360,22 +371,24 @@ def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
     doc['attention_overlap'] = to_jsonable(run.overlap)
     for key, ood_set in (('target', 'near'), ('target_unseen', 'near_unseen')):
         check = target_check(main, ood_set)
-        split = OOD_SPLITS[ood_set]
+        split = splits.ood[ood_set]
         base, ours = run.results['max_sigmoid'], run.results['negas']
         if split in run.outputs.splits and ood_set in base.ood_images and base.id_scores.size:
             check['bootstrap'] = paired_fpr95_bootstrap(
-                base, ours, ood_set, run.outputs.splits[ID_SPLIT].num_images,
+                base, ours, ood_set, run.outputs.splits[splits.id].num_images,
                 run.outputs.splits[split].num_images, seed=run.config.seed)
         doc[key] = to_jsonable(check)
     if run.quick is not None and run.config.quick is not None:
         quick: dict[str, Any] = rows_document(run.quick, plan, [r.key for r in plan.rows])
-        quick['images'] = run.config.quick.per_split()
+        quick['images'] = run.config.quick.per_split(splits)
         quick['tolerance'] = QUICK_TOLERANCE
         doc['quick'] = quick
     counts = {split: data.num_images for split, data in run.outputs.splits.items()}
     doc['meta'] = to_jsonable({
         'command': command,
         'mode': 'quick' if run.config.counts == run.config.quick else 'full',
+        'splits': {'set': splits.name, 'id': splits.id, 'ood': dict(splits.ood),
+                   'attention': list(splits.attention)},
         'date': datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
         'machine': _machine(),
         'threads': run.config.threads,
@@ -404,8 +417,9 @@ def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
 
 def reproduce_quick(model: Path, labels: Path, seed: int, box_threshold: float,
                     image_size: tuple[int, int] | None, threads: int,
-                    counts: Counts = QUICK_COUNTS) -> dict[str, Any]:
-    """The main rows on the quick subset alone, as results.json entries.
+                    counts: Counts = QUICK_COUNTS,
+                    splits: SplitSet = TEST_SPLITS) -> dict[str, Any]:
+    """The main rows on the quick subset of ``splits`` alone, as results.json entries.
 
     Runs only the two settings the main rows use (NegA off and the card's NegA), no attention
     capture: per image, each setting's outputs do not depend on what else runs, so the numbers
@@ -414,14 +428,14 @@ def reproduce_quick(model: Path, labels: Path, seed: int, box_threshold: float,
     from negas_ros.world import World
 
     config = BenchmarkConfig(model, labels, counts, None, seed, box_threshold, image_size,
-                             threads)
+                             threads, splits=splits)
     label_set = load_labels(labels)
     backend = load_backend(config)
-    backend, full = make_plan(backend, label_set, seed)
+    backend, full = make_plan(backend, label_set, seed, splits=splits)
     plan = full.restricted({row.setting for row in full.rows})
-    no_attention = Counts(counts.id, counts.ood, 0)  # mixed_test serves attention only
+    no_attention = Counts(counts.id, counts.ood, 0)  # mixed_test/_val serve attention only
     size = image_size_for(backend, image_size)
-    outputs = collect(backend, plan, World(seed), no_attention.per_split(), size,
+    outputs = collect(backend, plan, World(seed), no_attention.per_split(splits), size,
                       box_threshold, label_set.prompt_template)
     results = evaluate_rows(plan, outputs, plan.rows)
     return rows_document(results, plan, [r.key for r in plan.rows])

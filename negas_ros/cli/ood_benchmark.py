@@ -17,6 +17,7 @@ _log = logging.getLogger('negas_ros.ood_benchmark')
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from negas_ros.benchmark.plan import SPLIT_SETS, TEST_SPLITS
     from negas_ros.benchmark.run import DEFAULT_COUNTS, QUICK_COUNTS
 
     parser = subparsers.add_parser(
@@ -26,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                     'and COCO ID mAP for max-sigmoid, energy, JointEnergy, NegLabel, NegS '
                     'and NegA + NegS, with ablations (negative set, number of negatives, NegA '
                     'fusion, attention on OOD masks). Writes OUT/results.md, OUT/results.json '
-                    'and OUT/img/results_*.png and prints the table.')
+                    'and OUT/img/results_*.png and prints the table. With --splits val the '
+                    'same protocol runs on the validation twins (id_val, ood_val_near, ...), '
+                    'where every tuning choice is made; the test splits are for reporting.')
     parser.add_argument('--model', type=Path, default=None, metavar='DIR',
                         help='model directory, card or checkpoint (default: the shipped '
                              'negas_ros/models/negas_mini)')
@@ -34,14 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help='label file: ID labels and the NegAS negatives (default: '
                              'config/labels/world.yaml)')
     parser.add_argument('--id-images', type=int, default=None, metavar='N',
-                        help=f'id_test images (default {DEFAULT_COUNTS.id}; --quick '
+                        help=f'ID images (id_test or id_val; default {DEFAULT_COUNTS.id}; --quick '
                              f'{QUICK_COUNTS.id})')
     parser.add_argument('--ood-images', type=int, default=None, metavar='N',
                         help=f'images per OOD split (default {DEFAULT_COUNTS.ood}; --quick '
                              f'{QUICK_COUNTS.ood})')
     parser.add_argument('--attention-images', type=int, default=None, metavar='N',
-                        help=f'mixed_test images for the attention ablation (default '
-                             f'{DEFAULT_COUNTS.attention}; --quick {QUICK_COUNTS.attention})')
+                        help=f'mixed_test (or mixed_val) images for the attention ablation '
+                             f'(default {DEFAULT_COUNTS.attention}; --quick '
+                             f'{QUICK_COUNTS.attention})')
     parser.add_argument('--seed', type=int, default=0, metavar='S',
                         help='world seed, also seeds the random-negative draw (default 0)')
     parser.add_argument('--box-threshold', type=float, default=0.05, metavar='P',
@@ -52,16 +56,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument('--threads', type=int, default=1, metavar='N',
                         help='torch CPU threads (default 1: results are reproducible for a '
                              'fixed thread count)')
+    parser.add_argument('--splits', choices=tuple(SPLIT_SETS), default=TEST_SPLITS.name,
+                        help='world splits: test (id_test, ood_near, ..., mixed_test: the '
+                             'reported benchmark, default) or val (their validation twins '
+                             'id_val, ood_val_near, ..., mixed_val: for tuning)')
     parser.add_argument('--out', type=Path, default=None, metavar='DIR',
                         help='where results.md, results.json and img/ go (default docs/ of '
-                             'the source tree; with --quick, nothing is written unless given)')
+                             'the source tree, docs/validation/ with --splits val; with '
+                             '--quick, nothing is written unless given)')
     parser.add_argument('--quick', action='store_true',
                         help='the small subset only (under 2 minutes)')
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from negas_ros.benchmark.document import console_table, write_results
+    from negas_ros.benchmark.document import check_out_dir, console_table, write_results
+    from negas_ros.benchmark.plan import SPLIT_SETS, TEST_SPLITS
     from negas_ros.benchmark.run import (
         DEFAULT_COUNTS,
         QUICK_COUNTS,
@@ -89,14 +99,19 @@ def _run(args: argparse.Namespace) -> int:
                          'training script; give --model DIR)')
     if not labels.is_file():
         raise ValueError(f'label file {labels} does not exist; give --labels YAML')
+    splits = SPLIT_SETS[args.splits]
     out = args.out
     if out is None and not args.quick:
-        out = REPO_ROOT / 'docs'
+        # A validation run never lands on the test results (docs/results.*).
+        out = REPO_ROOT / 'docs' if splits == TEST_SPLITS else (
+            REPO_ROOT / 'docs' / 'validation')
+    if out is not None:
+        check_out_dir(out, splits)  # before the run, not after ten minutes of it
     config = BenchmarkConfig(model=model, labels=labels, counts=counts, quick=QUICK_COUNTS,
                              seed=args.seed, box_threshold=args.box_threshold,
                              image_size=None if args.image_size is None else (
                                  args.image_size, args.image_size),
-                             threads=args.threads)
+                             threads=args.threads, splits=splits)
     run = run_benchmark(config)
     command = _command(run.config, out, args.quick)
     doc = results_document(run, command)
@@ -109,7 +124,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _command(config: BenchmarkConfig, out: Path | None, quick: bool) -> str:
-    """The command that reproduces this run, every effective option spelled out."""
+    """The command that reproduces this run, every effective option spelled out (``--splits``
+    only when not the default test splits, so test runs record the command they always did)."""
+    from negas_ros.benchmark.plan import TEST_SPLITS
     from negas_ros.benchmark.run import display_path
 
     parts = ['negas-ros', 'ood-benchmark', '--model', display_path(config.model),
@@ -119,6 +136,8 @@ def _command(config: BenchmarkConfig, out: Path | None, quick: bool) -> str:
              '--box-threshold', f'{config.box_threshold:g}', '--threads', str(config.threads)]
     if config.image_size is not None and config.image_size[0] == config.image_size[1]:
         parts += ['--image-size', str(config.image_size[0])]
+    if config.splits != TEST_SPLITS:
+        parts += ['--splits', config.splits.name]
     if out is not None:
         parts += ['--out', display_path(out)]
     if quick:

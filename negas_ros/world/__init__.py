@@ -28,7 +28,7 @@ from negas_ros.world.categories import (
 )
 from negas_ros.world.export import export_split, preview_sheet
 from negas_ros.world.scene import DEFAULT_SIZE, Scene, SceneObject, World
-from negas_ros.world.splits import SPLITS, SplitSpec
+from negas_ros.world.splits import SPLITS, VALIDATION_TWINS, SplitSpec
 
 __all__ = [
     'CATEGORIES',
@@ -43,6 +43,7 @@ __all__ = [
     'UNSEEN',
     'UNSEEN_FAR_OOD',
     'UNSEEN_NEAR_OOD',
+    'VALIDATION_TWINS',
     'Category',
     'Scene',
     'SceneObject',

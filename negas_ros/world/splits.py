@@ -22,15 +22,23 @@ Why these splits:
 - ``mixed_test``: deployment-like scenes with at least one ID and one OOD object (known or
   unseen), for per-box open-set evaluation and for measuring where attention goes while ID
   objects compete for it.
+- ``ood_val_near`` / ``ood_val_far`` / ``ood_val_near_unseen`` / ``ood_val_far_unseen`` /
+  ``mixed_val``: validation twins of the OOD and mixed test splits (with ``id_val``, the twin
+  of ``id_test``; :data:`VALIDATION_TWINS`). Each is drawn exactly like its test twin (same
+  categories, object counts and required groups: only name and purpose differ), so every
+  tuning choice (negative list, NegA rule and weight, score form, thresholds) can be made on
+  them and the test splits kept for reporting only.
 
 An image is a pure function of (world seed, split name, index), so that split streams never
-overlap and any image can be regenerated alone.
+overlap and any image can be regenerated alone. That is also what keeps a validation split
+disjoint from its test twin: the split name is hashed into the image's seed, so ``ood_val_near``
+and ``ood_near`` are two independent streams of the same distribution.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from negas_ros.world.categories import (
     FAR_OOD,
@@ -42,7 +50,7 @@ from negas_ros.world.categories import (
     UNSEEN_NEAR_OOD,
 )
 
-__all__ = ['SPLITS', 'SplitSpec']
+__all__ = ['SPLITS', 'VALIDATION_TWINS', 'SplitSpec']
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,37 @@ def _spec(name: str, categories: tuple[str, ...], purpose: str,
     return SplitSpec(name, categories, lo, hi, required or (categories,), purpose)
 
 
+_TEST_SPECS = (
+    _spec('ood_near', NEAR_OOD, 'near-OOD test images: known near-OOD categories, no ID'),
+    _spec('ood_far', FAR_OOD, 'far-OOD test images: known far-OOD categories, no ID'),
+    _spec('ood_near_unseen', UNSEEN_NEAR_OOD,
+          'near-OOD test images: categories never seen in pretraining, no ID'),
+    _spec('ood_far_unseen', UNSEEN_FAR_OOD,
+          'far-OOD test images: categories never seen in pretraining, no ID'),
+    _spec('mixed_test', ID_LABELS + _OOD_ANY,
+          'open-world scenes: at least one ID and one OOD object',
+          required=(ID_LABELS, _OOD_ANY), lo=3, hi=9),
+)
+
+VALIDATION_TWINS: Mapping[str, str] = {
+    'id_val': 'id_test',
+    'ood_val_near': 'ood_near',
+    'ood_val_far': 'ood_far',
+    'ood_val_near_unseen': 'ood_near_unseen',
+    'ood_val_far_unseen': 'ood_far_unseen',
+    'mixed_val': 'mixed_test',
+}
+"""Validation split -> the test split it is drawn like (same spec but for name and purpose)."""
+
+_TEST_BY_NAME = {s.name: s for s in _TEST_SPECS}
+# id_val predates the other validation splits and stands with the ID splits below (its spec is
+# id_test's); the others are derived from their test twins here, so the two cannot drift apart.
+_VAL_SPECS = tuple(
+    replace(_TEST_BY_NAME[test], name=val,
+            purpose=_TEST_BY_NAME[test].purpose.replace(' test images', ' validation images')
+            + f' (tuning twin of {test})')
+    for val, test in VALIDATION_TWINS.items() if test in _TEST_BY_NAME)
+
 SPLITS: Mapping[str, SplitSpec] = {
     s.name: s for s in (
         _spec('pretrain', PRETRAIN_VOCAB, 'pretraining the mini VLM (all seen categories)',
@@ -88,15 +127,8 @@ SPLITS: Mapping[str, SplitSpec] = {
         _spec('id_train', ID_LABELS, 'ID images (ID objects only) for fine-tuning/calibration'),
         _spec('id_val', ID_LABELS, 'ID validation: thresholds, negative-label selection'),
         _spec('id_test', ID_LABELS, 'ID side of the OOD benchmark and the ID mAP'),
-        _spec('ood_near', NEAR_OOD, 'near-OOD test images: known near-OOD categories, no ID'),
-        _spec('ood_far', FAR_OOD, 'far-OOD test images: known far-OOD categories, no ID'),
-        _spec('ood_near_unseen', UNSEEN_NEAR_OOD,
-              'near-OOD test images: categories never seen in pretraining, no ID'),
-        _spec('ood_far_unseen', UNSEEN_FAR_OOD,
-              'far-OOD test images: categories never seen in pretraining, no ID'),
-        _spec('mixed_test', ID_LABELS + _OOD_ANY,
-              'open-world scenes: at least one ID and one OOD object',
-              required=(ID_LABELS, _OOD_ANY), lo=3, hi=9),
+        *_TEST_SPECS,
+        *_VAL_SPECS,
     )
 }
 """Split name -> :class:`SplitSpec`."""

@@ -82,6 +82,107 @@ def test_quick_rerun_reproduces_the_quick_block(
     assert quick_differences(reference, rerun) == []
 
 
+VAL_NAMES = ('id_val', 'ood_val_near', 'ood_val_far', 'ood_val_near_unseen', 'ood_val_far_unseen',
+             'mixed_val')
+TEST_NAMES = ('id_test', 'ood_near', 'ood_far', 'ood_near_unseen', 'ood_far_unseen',
+              'mixed_test')
+
+
+@pytest.fixture(scope='module')
+def val_cli_run(tiny_world_model: Path, world_labels: Path,
+                tmp_path_factory: pytest.TempPathFactory,
+                monkeypatch_module: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
+    """The same run on the validation splits, without --out, in a stand-in source tree."""
+    from negas_ros import cli
+    from negas_ros.benchmark import run
+
+    monkeypatch_module.setattr(run, 'QUICK_COUNTS', QUICK)
+    repo = tmp_path_factory.mktemp('repo')
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(run, 'REPO_ROOT', repo)
+        code = cli.main(['ood-benchmark', '--splits', 'val', '--model', str(tiny_world_model),
+                         '--labels', str(world_labels), '--id-images', str(COUNTS.id),
+                         '--ood-images', str(COUNTS.ood), '--attention-images',
+                         str(COUNTS.attention), '--box-threshold', str(BOX_THRESHOLD)])
+    assert code == 0
+    # A validation run never writes over the test results: its default is docs/validation/.
+    assert not (repo / 'docs' / 'results.json').exists()
+    assert not (repo / 'docs' / 'results.md').exists()
+    out = repo / 'docs' / 'validation'
+    return out, json.loads((out / 'results.json').read_text(encoding='utf-8'))
+
+
+def test_val_run_uses_only_val_splits(val_cli_run: tuple[Path, dict[str, Any]]) -> None:
+    out, doc = val_cli_run
+    for name in ('results.md', 'results.json', 'img/results_roc.png', 'img/results_hist.png',
+                 'img/results_attention.png'):
+        assert (out / name).is_file(), name
+    meta = doc['meta']
+    assert meta['splits'] == {
+        'set': 'val', 'id': 'id_val',
+        'ood': {'near': 'ood_val_near', 'far': 'ood_val_far',
+                'near_unseen': 'ood_val_near_unseen', 'far_unseen': 'ood_val_far_unseen'},
+        'attention': ['ood_val_near', 'mixed_val']}
+    assert meta['images'] == {
+        'id_val': 4, 'ood_val_near': 2, 'ood_val_far': 2, 'ood_val_near_unseen': 2,
+        'ood_val_far_unseen': 2, 'mixed_val': 1}
+    assert set(meta['categories']) == set(VAL_NAMES)
+    for key, setting in meta['settings'].items():
+        assert set(setting['splits']) <= set(VAL_NAMES), key
+    assert set(doc['attention_overlap']) == {'ood_val_near', 'mixed_val'}
+    assert set(doc['quick']['images']) == set(VAL_NAMES)
+    assert doc['quick']['images']['id_val'] == QUICK.id
+    assert '--splits val' in meta['command'] and '--out docs/validation' in meta['command']
+    for key in meta['rows']:
+        for ood in ('near', 'far', 'near_unseen', 'far_unseen'):
+            assert set(doc[key][ood]) >= {'fpr95', 'auroc', 'aupr'}, (key, ood)
+    text = (out / 'results.md').read_text(encoding='utf-8')
+    assert 'ID: `id_val`' in text and '`ood_val_near`' in text and 'mixed_val' in text
+    assert '**Validation run**' in text
+    for name in TEST_NAMES:
+        assert name not in text, name  # no text names a test split
+
+
+def test_val_run_differs_from_the_test_run(cli_run: tuple[Path, dict[str, Any]],
+                                           val_cli_run: tuple[Path, dict[str, Any]]) -> None:
+    (_, test), (_, val) = cli_run, val_cli_run
+    assert set(test['meta']['images']) == set(TEST_NAMES)
+    assert '--splits' not in test['meta']['command']
+    assert test['meta']['splits']['set'] == 'test'
+    assert test['meta']['rows'] == val['meta']['rows']
+    rows = test['meta']['rows']
+    # Other images, other numbers (same model, labels, seed and counts).
+    assert quick_differences({k: test[k] for k in rows}, {k: val[k] for k in rows}) != []
+    truth = [sorted(test['meta']['categories'][t].items()) for t in TEST_NAMES]
+    assert truth != [sorted(val['meta']['categories'][v].items()) for v in VAL_NAMES]
+
+
+def test_cli_refuses_a_val_run_over_test_results(
+        cli_run: tuple[Path, dict[str, Any]], tiny_world_model: Path, world_labels: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from negas_ros import cli
+
+    out, _ = cli_run
+    before = (out / 'results.json').read_bytes()
+    code = cli.main(['ood-benchmark', '--splits', 'val', '--model', str(tiny_world_model),
+                     '--labels', str(world_labels), '--out', str(out)])
+    assert code == 2  # refused before running, with one clear line
+    assert "holds results on the 'test' splits" in capsys.readouterr().err
+    assert (out / 'results.json').read_bytes() == before
+
+
+def test_val_quick_rerun_reproduces_its_quick_block(
+        val_cli_run: tuple[Path, dict[str, Any]], tiny_world_model: Path,
+        world_labels: Path) -> None:
+    from negas_ros.benchmark.plan import VAL_SPLITS
+
+    _, doc = val_cli_run
+    rerun = reproduce_quick(tiny_world_model, world_labels, 0, BOX_THRESHOLD, (320, 320), 1,
+                            counts=QUICK, splits=VAL_SPLITS)
+    reference = {key: doc['quick'][key] for key in doc['meta']['rows']}
+    assert quick_differences(reference, rerun) == []
+
+
 def test_nega_off_id_outputs_do_not_depend_on_negatives(tiny_world_model: Path) -> None:
     """The plan serves every NegA-off row from one run with all negatives: this must hold."""
     from negas_ros.backends.yolo_world.backend import YoloWorldBackend, load_model_card

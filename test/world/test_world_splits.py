@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from negas_ros.world import (
     UNSEEN,
     UNSEEN_FAR_OOD,
     UNSEEN_NEAR_OOD,
+    VALIDATION_TWINS,
     World,
 )
 from negas_ros.world.painters import PAINTERS
@@ -76,10 +78,30 @@ def test_rendered_splits_hold_only_their_categories(world: World) -> None:
                 assert not categories & set(ID_LABELS)
             if name.startswith('id_'):
                 assert not categories & OOD_ALL
-            if name == 'mixed_test':
+            if name.startswith('mixed_'):
                 assert categories & set(ID_LABELS) and categories & OOD_ALL
             seen.update(categories)
     assert set(seen) == {c.name for c in CATEGORIES}  # every category shows up in a scene
+
+
+def test_validation_splits_are_drawn_like_their_test_twins(world: World) -> None:
+    assert dict(VALIDATION_TWINS) == {
+        'id_val': 'id_test', 'ood_val_near': 'ood_near', 'ood_val_far': 'ood_far',
+        'ood_val_near_unseen': 'ood_near_unseen', 'ood_val_far_unseen': 'ood_far_unseen',
+        'mixed_val': 'mixed_test'}
+    for val, test in VALIDATION_TWINS.items():
+        spec, twin = SPLITS[val], SPLITS[test]
+        assert spec.name == val and spec.purpose
+        # Everything but name and purpose: categories (in order), object counts, required.
+        assert replace(spec, name=twin.name, purpose=twin.purpose) == twin, val
+        for index in range(3):
+            scene, twin_scene = world.render(val, index), world.render(test, index)
+            # Different split names seed different streams: same index, another image.
+            assert not np.array_equal(scene.image, twin_scene.image), (val, index)
+            categories = {o.category for o in scene.objects}
+            assert scene.objects and categories <= set(twin.categories), (val, index)
+            assert all(categories & set(group) for group in twin.required), (val, index)
+            assert scene.name.startswith(f'{val}_'), scene.name
 
 
 @pytest.mark.parametrize('category', [c.name for c in CATEGORIES])
