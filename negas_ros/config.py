@@ -86,10 +86,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'detections equal those of an ID-only prompt; negatives only feed the score.'),
     ParamSpec('nega_fusion', '',
               "yolo_world: how negative guidance joins the ID guidance in the neck when nega is "
-              "on ('max': union, 'weighted': a_id + w a_neg, 'off'). Empty: the model card's.",
-              read_only=True, choices=('', 'off', 'max', 'weighted')),
-    ParamSpec('nega_weight', 0.5, "yolo_world: w of nega_fusion 'weighted'.", read_only=True,
-              float_range=(0.0, 1.0)),
+              "on ('branch': a separate negative-guided pass feeds the negative logits, "
+              "'branch_union': the same guided by ID and negatives, 'max': union, 'weighted': "
+              "a_id + w a_neg, 'gate': a_id (1 - w a_neg), 'off'). Empty: the model card's.",
+              read_only=True,
+              choices=('', 'off', 'max', 'weighted', 'gate', 'branch', 'branch_union')),
+    ParamSpec('nega_weight', 0.5, "yolo_world: w of nega_fusion 'weighted' and 'gate'.",
+              read_only=True, float_range=(0.0, 1.0)),
     ParamSpec('unknown_label', 'unknown', 'class_id published for detections flagged OOD.'),
     ParamSpec('max_detections', 100, 'At most this many detections per frame (best first).',
               int_range=(1, 10000)),

@@ -217,7 +217,8 @@ def with_random_words(backend: YoloWorldBackend, count: int, seed: int, template
     else:
         table = TextEmbeddingTable(old.labels + prompts, np.vstack([old.embeddings, vectors]),
                                    old.source)
-    embedder = TextEmbedder(table, backend.embedder.text_model, device)
+    embedder = TextEmbedder(table, backend.embedder.text_model, device,
+                            backend.embedder.text_projection)
     return YoloWorldBackend(backend.net, embedder, backend.card, device=device,
                             source=backend.source), names
 

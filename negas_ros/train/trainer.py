@@ -2,11 +2,12 @@
 
 Recipe (YOLO-World's region-text pretraining, at toy scale; the numbers are in
 :class:`TrainConfig`): per step a batch of freshly rendered scenes, a text set sampled from the
-learned vocabulary (:func:`~negas_ros.train.text.sample_text_set`), a forward of the full
-network (text-guided neck included) with that text set, the task-aligned assigner on the
-detached predictions, and BCE + CIoU + DFL (:mod:`negas_ros.train.losses`). AdamW with linear
-warm-up and cosine decay, gradient clipping, and an exponential moving average (EMA) of the
-weights, which is what is validated and exported (YOLOv8 does the same; on a short schedule the
+phrase bank (:func:`~negas_ros.train.text.sample_text_set`: category names and other phrases,
+group phrases, background words), encoded by the frozen sentence encoder and the learned
+projection, a forward of the full network (text-guided neck included) with that text set, the
+task-aligned assigner on the detached predictions, and BCE + CIoU + DFL
+(:mod:`negas_ros.train.losses`). AdamW with linear warm-up and cosine decay, gradient
+clipping, and an exponential moving average (EMA) of the weights, which is what is validated and exported (YOLOv8 does the same; on a short schedule the
 average is markedly better than the last iterate).
 
 Reproducibility: every random draw comes from ``seed`` (weights, text sets) or from
@@ -35,7 +36,12 @@ from negas_ros.train.config import TrainConfig
 from negas_ros.train.data import WorldDetectionData, collate
 from negas_ros.train.evaluate import MapResult, coco_map, predict_network
 from negas_ros.train.losses import LossWeights, detection_loss
-from negas_ros.train.text import LearnedVocabulary, prepare_text_trainable, sample_text_set
+from negas_ros.train.text import (
+    PhraseBank,
+    TextProjection,
+    prepare_text_trainable,
+    sample_text_set,
+)
 
 __all__ = ['ModelEma', 'TrainResult', 'anchor_grid', 'build_network', 'train', 'validate']
 
@@ -121,10 +127,11 @@ class ModelEma:
 
 @dataclass
 class TrainResult:
-    """The EMA network and vocabulary, the history and the wall time."""
+    """The EMA network and text projection, the phrase bank, the history and the wall time."""
 
     net: YoloWorldNet
-    vocabulary: LearnedVocabulary
+    projection: TextProjection
+    bank: PhraseBank
     config: TrainConfig
     history: list[dict[str, Any]] = field(default_factory=list)
     validations: list[dict[str, Any]] = field(default_factory=list)
@@ -138,9 +145,9 @@ def _param_groups(modules: nn.ModuleDict, weight_decay: float) -> list[dict[str,
     for name, p in modules.named_parameters():
         if not p.requires_grad:
             continue
-        # Conv/linear weights decay; BatchNorm, biases, head scalars and the text table do not
-        # (the table is normalised, so decay would only change its effective step size).
-        if p.ndim >= 2 and not name.startswith('vocabulary'):
+        # Conv/linear weights decay; BatchNorm, biases, head scalars and the text projection do
+        # not (its output is normalised, so decay would only change its effective step size).
+        if p.ndim >= 2 and not name.startswith('projection'):
             decay.append(p)
         else:
             no_decay.append(p)
@@ -156,30 +163,39 @@ def _lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def validate(net: YoloWorldNet, vocabulary: LearnedVocabulary, cfg: TrainConfig,
-             images: int, split: str = 'pretrain_val') -> MapResult:
-    """mAP of a network in memory on ``images`` scenes of ``split`` with the whole vocabulary
+def category_texts(projection: TextProjection, bank: PhraseBank) -> torch.Tensor:
+    """(V, E) detector texts of the category names, class order."""
+    raw = torch.from_numpy(bank.raw[bank.name_indices()])
+    with torch.no_grad():
+        out: torch.Tensor = projection(raw)
+    return out
+
+
+def validate(net: YoloWorldNet, projection: TextProjection, bank: PhraseBank,
+             cfg: TrainConfig, images: int, split: str = 'pretrain_val') -> MapResult:
+    """mAP of a network in memory on ``images`` scenes of ``split`` with every category name
     as texts (network-input pixels; the card's numbers come from the backend instead)."""
-    data = WorldDetectionData(cfg.world_seed, split, vocabulary.words, (cfg.imgsz, cfg.imgsz),
+    data = WorldDetectionData(cfg.world_seed, split, bank.categories, (cfg.imgsz, cfg.imgsz),
                               images)
     loader = torch.utils.data.DataLoader(data, batch_size=16, collate_fn=collate)
-    text = vocabulary(torch.arange(len(vocabulary.words)))
-    results = predict_network(net, text.detach(), loader)
-    return coco_map(results, vocabulary.words)
+    results = predict_network(net, category_texts(projection, bank), loader)
+    return coco_map(results, bank.categories)
 
 
 def train(
     cfg: TrainConfig,
-    vocabulary_words: tuple[str, ...],
+    bank: PhraseBank,
     on_log: Callable[[dict[str, Any]], None] | None = None,
     batches: Iterator[dict[str, torch.Tensor]] | None = None,
 ) -> TrainResult:
     """Pretrain a mini YOLO-World from scratch; returns the EMA weights.
 
-    vocabulary_words: the text vocabulary (class index order of the data). on_log: called with
-    each log record (step records and validation records). batches: collated batches to use
-    instead of the world stream (tests); it must yield at least ``cfg.steps`` batches.
+    bank: the encoded training texts (:func:`~negas_ros.train.text.build_phrase_bank`); its
+    categories are the class index order of the data. on_log: called with each log record
+    (step records and validation records). batches: collated batches to use instead of the
+    world stream (tests); it must yield at least ``cfg.steps`` batches.
     """
+    vocabulary_words = bank.categories
     start = time.monotonic()
     threads_before = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
@@ -187,8 +203,9 @@ def train(
     rng = np.random.default_rng(cfg.seed)
     net = build_network(cfg.network_config(), cfg.imgsz, len(vocabulary_words),
                         cfg.objects_per_image).train()
-    vocabulary = LearnedVocabulary(vocabulary_words, cfg.embed_dim)
-    modules = nn.ModuleDict({'net': net, 'vocabulary': vocabulary})
+    projection = TextProjection(bank.raw.shape[1], cfg.embed_dim)
+    modules = nn.ModuleDict({'net': net, 'projection': projection})
+    raw_texts = torch.from_numpy(bank.raw)
     ema = ModelEma(modules, cfg.ema_decay, cfg.ema_tau)
     optimizer = torch.optim.AdamW(_param_groups(modules, cfg.weight_decay), lr=cfg.lr,
                                   betas=(0.9, 0.999))
@@ -197,7 +214,6 @@ def train(
     points, strides = anchor_grid((cfg.imgsz, cfg.imgsz))
     tap = _BoxLogitTap(net)
     reg_max = net.config.reg_max
-    vocab_size = len(vocabulary_words)
 
     if batches is None:
         data = WorldDetectionData(cfg.world_seed, 'pretrain', vocabulary_words,
@@ -210,7 +226,7 @@ def train(
             if cfg.workers > 0 else None)
         batches = iter(loader)
 
-    result = TrainResult(net, vocabulary, cfg)
+    result = TrainResult(net, projection, bank, cfg)
     running: dict[str, float] = {}
     try:
         for step in range(cfg.steps):
@@ -225,15 +241,15 @@ def train(
                 group['lr'] = lr
             mask = batch['mask']
             present = batch['classes'][mask].unique().tolist()
-            text_ids = sample_text_set(present, vocab_size, rng, cfg.grounding_fraction)
-            # vocabulary index -> position in this batch's text set (-1: not in the set, so
-            # such objects are background for every text).
-            position = torch.full((vocab_size,), -1, dtype=torch.long)
-            position[torch.from_numpy(text_ids)] = torch.arange(len(text_ids))
-            labels = position[batch['classes']]
+            text_set = sample_text_set(present, bank, rng, cfg.grounding_fraction,
+                                       cfg.phrase_variety, cfg.group_prob, cfg.max_background)
+            # category -> position of its positive text in this batch's set (-1: none, so such
+            # objects are background for every text).
+            labels = torch.from_numpy(text_set.position)[batch['classes']]
             gt_mask = mask & (labels >= 0)
+            text_ids = text_set.text_ids
 
-            text = vocabulary(torch.from_numpy(text_ids))
+            text = projection(raw_texts[torch.from_numpy(text_ids)])
             out = net(batch['images'], prepare_text_trainable(net, text))
             box_logits = tap.take(reg_max)
             assignment = assigner(out.id_logits.detach().sigmoid(), out.boxes.detach(), points,
@@ -261,18 +277,19 @@ def train(
                     on_log(record)
             if cfg.val_every and cfg.val_images and (step + 1) % cfg.val_every == 0 \
                     and step + 1 < cfg.steps:
-                result.validations.append(_validation_record(ema, cfg, step + 1, start, on_log))
+                result.validations.append(_validation_record(ema, bank, cfg, step + 1, start,
+                                                            on_log))
         tap.close()
         if cfg.val_every and cfg.val_images:
             result.validations.append(
-                _validation_record(ema, cfg, result.steps_done, start, on_log))
+                _validation_record(ema, bank, cfg, result.steps_done, start, on_log))
     finally:
         tap.close()
         torch.set_num_threads(threads_before)  # a library call must not leave it changed
     final_net = ema.module['net']
-    final_vocab = ema.module['vocabulary']
-    assert isinstance(final_net, YoloWorldNet) and isinstance(final_vocab, LearnedVocabulary)
-    result.net, result.vocabulary = final_net, final_vocab
+    final_projection = ema.module['projection']
+    assert isinstance(final_net, YoloWorldNet) and isinstance(final_projection, TextProjection)
+    result.net, result.projection = final_net, final_projection
     result.seconds = time.monotonic() - start
     return result
 
@@ -281,13 +298,14 @@ def _worker_init(_worker_id: int) -> None:
     torch.set_num_threads(1)  # rendering is numpy/OpenCV; the trainer owns the torch threads
 
 
-def _validation_record(ema: ModelEma, cfg: TrainConfig, step: int, start: float,
+def _validation_record(ema: ModelEma, bank: PhraseBank, cfg: TrainConfig, step: int,
+                       start: float,
                        on_log: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
     net = ema.module['net']
-    vocab = ema.module['vocabulary']
-    assert isinstance(net, YoloWorldNet) and isinstance(vocab, LearnedVocabulary)
+    projection = ema.module['projection']
+    assert isinstance(net, YoloWorldNet) and isinstance(projection, TextProjection)
     t0 = time.monotonic()
-    res = validate(net, vocab, cfg, cfg.val_images)
+    res = validate(net, projection, bank, cfg, cfg.val_images)
     record = {'step': step, 'val_map50': res.map50, 'val_map': res.map,
               'val_seconds': time.monotonic() - t0, 'seconds': time.monotonic() - start,
               'per_class_ap50': res.per_class_ap50}

@@ -17,6 +17,7 @@ import numpy.typing as npt
 import yaml
 
 from negas_ros.backends.base import BackendSpec, check_image
+from negas_ros.backends.yolo_world.config import NEGA_FUSIONS
 from negas_ros.backends.yolo_world.text import (
     DEFAULT_TEXT_MODEL,
     TextEmbedder,
@@ -35,7 +36,6 @@ __all__ = ['MODEL_CARD_NAME', 'ModelCard', 'YoloWorldBackend', 'load_model_card'
 MODEL_CARD_NAME = 'yolo_world.yaml'
 _WEIGHT_SUFFIXES = ('.pt', '.pth', '.safetensors')
 _DEVICE_RE = re.compile(r'^(cpu|cuda(:\d+)?)$')
-_FUSIONS = ('off', 'max', 'weighted')
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,16 @@ class ModelCard:
     """How to run one YOLO-World checkpoint (the ``model`` parameter resolves to one).
 
     weights: checkpoint file (.pt / .pth / .safetensors).
-    text_model: CLIP text tower (hub id or directory), or None to run from text_embeddings only.
+    text_model: text tower (hub id, directory, or a packaged name such as
+        ``all-MiniLM-L6-v2``; CLIP or a sentence encoder, see
+        :func:`~negas_ros.backends.yolo_world.text.load_text_encoder`), or None to run from
+        text_embeddings only.
     text_embeddings: ``.npz`` offline vocabulary (labels + embeddings), or None.
+    text_projection: ``.npz`` learned projection applied after a sentence encoder (the mini
+        detector's), or None.
     imgsz: network input (height, width), multiples of 32.
-    nega_fusion / nega_weight: the NegA rule used when NegA is on ('off', 'max', 'weighted').
+    nega_fusion / nega_weight: the NegA rule used when NegA is on (one of
+        :data:`~negas_ros.backends.yolo_world.config.NEGA_FUSIONS`) and its w.
     iou_threshold: NMS IoU; max_det: at most this many boxes per image after NMS.
     fuse: fold BatchNorm into the convolutions (faster; same results up to rounding).
     tensorrt_engine: a serialized engine from ``negas-ros export --engine`` to run instead of
@@ -56,6 +62,7 @@ class ModelCard:
     weights: Path
     text_model: str | None = DEFAULT_TEXT_MODEL
     text_embeddings: Path | None = None
+    text_projection: Path | None = None
     imgsz: tuple[int, int] = (640, 640)
     nega_fusion: str = 'max'
     nega_weight: float = 0.5
@@ -68,8 +75,9 @@ class ModelCard:
         h, w = self.imgsz
         if h < 32 or w < 32 or h % 32 or w % 32:
             raise ValueError(f'imgsz must be multiples of 32 (>= 32), got {self.imgsz}')
-        if self.nega_fusion not in _FUSIONS:
-            raise ValueError(f'nega_fusion must be one of {_FUSIONS}, got {self.nega_fusion!r}')
+        if self.nega_fusion not in NEGA_FUSIONS:
+            raise ValueError(f'nega_fusion must be one of {NEGA_FUSIONS}, got '
+                             f'{self.nega_fusion!r}')
         if not 0.0 <= self.nega_weight <= 1.0:
             raise ValueError(f'nega_weight must be in [0, 1], got {self.nega_weight}')
         if not 0.0 < self.iou_threshold <= 1.0:
@@ -117,7 +125,7 @@ def _card_from_mapping(data: Mapping[str, Any], base: Path, start: ModelCard | N
 
     values: dict[str, Any] = {}
     for key, value in data.items():
-        if key in ('weights', 'text_embeddings', 'tensorrt_engine'):
+        if key in ('weights', 'text_embeddings', 'text_projection', 'tensorrt_engine'):
             values[key] = path(value)
         elif key == 'text_model':
             values[key] = _text_model(value, base)
@@ -240,7 +248,7 @@ class YoloWorldBackend:
         if table is not None and table.dim != net.config.embed_dim:
             raise ValueError(f'{card.text_embeddings}: embeddings are {table.dim}-d, the network '
                              f'expects {net.config.embed_dim}-d')
-        embedder = TextEmbedder(table, card.text_model, device)
+        embedder = TextEmbedder(table, card.text_model, device, card.text_projection)
         return cls(net, embedder, card, device, half, source=loaded.source)
 
     @classmethod

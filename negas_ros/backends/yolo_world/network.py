@@ -16,13 +16,27 @@ NegA fusion (how negative guidance joins the ID guidance; see :data:`FUSIONS`)
     ``off``       a = sigmoid(z_id / sqrt(d) + b): negatives take no part in the attention.
     ``max``       a = sigmoid(max(z_id, z_neg) / sqrt(d) + b): the union of ID and negative
                   texts, exactly what YOLO-World computes when the negatives are appended to
-                  the vocabulary. Our default (see the package docstring for why).
+                  the vocabulary.
     ``weighted``  a = min(1, a_id + w * a_neg), w in [0, 1], each term the sigmoid above on its
                   own texts: negatives add attention where they match, scaled by w; w = 0 is
                   ``off``. Where both match, attention saturates at 1 (the trained maximum).
+    ``gate``      a = a_id * (1 - w * a_neg): the negative guidance gates the ID branch, damping
+                  the attention where a negative matches; w = 0 is ``off``.
+    ``branch``    a separate negative-attention branch: the ID outputs come from the ID texts
+                  alone (bit-for-bit ``off``), and the negative logits from a second pass of
+                  the neck whose attention is guided by the negative texts alone,
+                  a_neg = sigmoid(z_neg / sqrt(d) + b); the backbone runs once.
+    ``branch_union``  the same with the second pass guided by ID and negative texts together
+                  (a = sigmoid(max(z_id, z_neg) / sqrt(d) + b), the ``max`` map).
+    Why the branch rules (our design; measured in docs/results.md): ``max`` and ``weighted``
+    lift the attention where a negative matches, but that lifts the *ID* features there too, so
+    an OOD object that looks like a negative gets a higher ID confidence as well, and the
+    detector confidence and NegS both lose. The branch rules give the negatives their own
+    attended features: a region that matches a negative is enhanced for the negative logits
+    only, the ID confidences stay those of the plain detector.
     With no negative labels every rule runs the same code as the plain detector (bit-for-bit
-    equal outputs); with ``off`` the ID path never touches the negatives, so the ID outputs are
-    bit-for-bit those of an ID-only vocabulary.
+    equal outputs); with ``off`` and the branch rules the ID path never touches the negatives,
+    so the ID outputs are bit-for-bit those of an ID-only vocabulary.
 
 Head (BN contrastive head, per level)
     e = cv3(x) (B, E, H, W) is batch-normalised, s_k = <BN(e), w_k / |w_k|> * exp(logit_scale)
@@ -35,7 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 from typing import Any, cast
 
@@ -45,12 +59,15 @@ import torch.nn.functional as nnf
 
 from negas_ros.backends.yolo_world.config import (
     ATTENTION_LAYERS,
+    BRANCH_FUSIONS,
     HEAD_LAYER,
+    NEGA_FUSIONS,
     STRIDES,
     YoloWorldConfig,
 )
 
 __all__ = [
+    'BRANCH_FUSIONS',
     'FUSIONS',
     'AttentionMaps',
     'HeadOutput',
@@ -58,7 +75,7 @@ __all__ = [
     'YoloWorldNet',
 ]
 
-FUSIONS = ('off', 'max', 'weighted')
+FUSIONS = NEGA_FUSIONS
 _SIM_CHUNK = 256  # texts per similarity matmul: keeps the (B, M, HW, N) temporary cache-sized
 
 
@@ -193,7 +210,7 @@ class PreparedText:
 
     guides: one :class:`BlockGuide` per text-guided block (layers 12, 15, 18, 21).
     head_ids: (K, E) unit-norm ID label embeddings; head_negs: (M, E) (M may be 0).
-    fusion: NegA rule (one of :data:`FUSIONS`); weight: w of 'weighted'.
+    fusion: NegA rule (one of :data:`FUSIONS`); weight: w of 'weighted' and 'gate'.
     """
 
     guides: tuple[BlockGuide, ...]
@@ -216,8 +233,10 @@ class AttentionMaps:
     """Attention of one text-guided block for one forward, values in [0, 1].
 
     layer: 12, 15, 18 or 21 (strides 16, 8, 16, 32 of the network input).
-    fused: (B, heads, H, W) the attention applied; ids: (B, heads, H, W) from the ID texts
-    alone; negs: (B, heads, H, W) from the negative texts alone, or None without negatives.
+    fused: (B, heads, H, W) the attention applied where NegA acts: the ID path's map, or for
+    the branch rules the negative pass's map (what the negative logits are computed from);
+    ids: (B, heads, H, W) from the ID texts alone; negs: (B, heads, H, W) from the negative
+    texts alone, or None without negatives.
     """
 
     layer: int
@@ -280,6 +299,10 @@ class MaxSigmoidAttention(nn.Module):
             a_ids = torch.sigmoid(z_ids / scale + bias)
             a_negs = torch.sigmoid(z_negs / scale + bias)
             attn = torch.clamp(a_ids + weight * a_negs, max=1.0)
+        elif fusion == 'gate':
+            a_ids = torch.sigmoid(z_ids / scale + bias)
+            a_negs = torch.sigmoid(z_negs / scale + bias)
+            attn = a_ids * (1.0 - weight * a_negs)
         else:
             raise ValueError(f'unknown NegA fusion {fusion!r}; choose one of {FUSIONS}')
         if self.sink is not None:
@@ -365,6 +388,8 @@ class HeadOutput:
     embeds: per level (B, E, H*W) batch-normalised class embeddings.
     scales / biases: (A,) exp(logit_scale) and bias of each anchor's level.
     head_negs: (M, E) unit-norm negative texts, for :meth:`neg_logits`.
+    neg_embeds: per level the class embeddings of the negative-guided pass (branch rules), from
+    which the negative logits are read instead of ``embeds``; None otherwise.
     """
 
     boxes: torch.Tensor
@@ -373,10 +398,14 @@ class HeadOutput:
     scales: torch.Tensor
     biases: torch.Tensor
     head_negs: torch.Tensor
+    neg_embeds: tuple[torch.Tensor, ...] | None = None
+
+    def _negative_embeds(self) -> tuple[torch.Tensor, ...]:
+        return self.embeds if self.neg_embeds is None else self.neg_embeds
 
     def neg_logits_all(self) -> torch.Tensor:
         """(B, A, M) negative logits of every anchor of every image (what export emits)."""
-        embeds = torch.cat(self.embeds, 2)  # (B, E, A)
+        embeds = torch.cat(self._negative_embeds(), 2)  # (B, E, A)
         logits = torch.matmul(self.head_negs, embeds) * self.scales + self.biases  # (B, M, A)
         return logits.transpose(1, 2)
 
@@ -387,12 +416,13 @@ class HeadOutput:
         reported boxes only.
         """
         negs = self.head_negs
+        levels = self._negative_embeds()
         if anchors is None:
-            embeds = torch.cat([e[batch] for e in self.embeds], 1)  # (E, A)
+            embeds = torch.cat([e[batch] for e in levels], 1)  # (E, A)
             return (negs @ embeds).T * self.scales[:, None] + self.biases[:, None]
         out = negs.new_zeros((anchors.shape[0], negs.shape[0]))
         start = 0
-        for e in self.embeds:  # gather per level: no (E, A) copy for a handful of boxes
+        for e in levels:  # gather per level: no (E, A) copy for a handful of boxes
             size = e.shape[-1]
             rows = torch.nonzero((anchors >= start) & (anchors < start + size)).flatten()
             if rows.numel():
@@ -447,6 +477,14 @@ class WorldHead(nn.Module):
         if not tracing:  # traced graphs must compute anchors, not capture stale tensors
             self._anchor_cache[key] = result
         return result
+
+    def class_embeds(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """Per level the batch-normalised class embeddings (B, E, H*W) alone (no boxes)."""
+        out = []
+        for i, x in enumerate(feats):
+            head = cast(BNContrastiveHead, self.cv4[i])
+            out.append(head.norm(self.cv3[i](x)).flatten(2))
+        return tuple(out)
 
     def forward(self, feats: list[torch.Tensor], text: PreparedText) -> HeadOutput:
         box_raw, id_logits, embeds, scales, biases = [], [], [], [], []
@@ -578,21 +616,44 @@ class YoloWorldNet(nn.Module):
             weight=float(weight),
         )
 
+    def _neck(self, p3: torch.Tensor, p4: torch.Tensor, p5: torch.Tensor,
+              guides: tuple[BlockGuide, ...], fusion: str, weight: float) -> list[torch.Tensor]:
+        m = self.model
+        g12, g15, g18, g21 = guides
+        t12 = m[12](m[11]([m[10](p5), p4]), g12, fusion, weight)
+        out3 = m[15](m[14]([m[13](t12), p3]), g15, fusion, weight)
+        out4 = m[18](m[17]([m[16](out3), t12]), g18, fusion, weight)
+        out5 = m[21](m[20]([m[19](out4), p5]), g21, fusion, weight)
+        return [out3, out4, out5]
+
     def forward(self, images: torch.Tensor, text: PreparedText) -> HeadOutput:
         m = self.model
-        fusion, weight = text.fusion, text.weight
-        g12, g15, g18, g21 = text.guides
         x = m[1](m[0](images))
         x = m[2](x)
         p3 = m[4](m[3](x))
         p4 = m[6](m[5](p3))
         p5 = m[9](m[8](m[7](p4)))
-        t12 = m[12](m[11]([m[10](p5), p4]), g12, fusion, weight)
-        out3 = m[15](m[14]([m[13](t12), p3]), g15, fusion, weight)
-        out4 = m[18](m[17]([m[16](out3), t12]), g18, fusion, weight)
-        out5 = m[21](m[20]([m[19](out4), p5]), g21, fusion, weight)
-        result: HeadOutput = self.head([out3, out4, out5], text)
-        return result
+        branch = text.fusion in BRANCH_FUSIONS and text.num_negs > 0
+        sink = self._attn(ATTENTION_LAYERS[0]).sink
+        mark = len(sink) if sink is not None else 0
+        feats = self._neck(p3, p4, p5, text.guides, 'off' if branch else text.fusion,
+                           text.weight)
+        result: HeadOutput = self.head(feats, text)
+        if not branch:
+            return result
+        # The negative branch: the same backbone features through the neck again, guided by
+        # the negatives (alone, or with the ID texts), read out by the class-embedding branch.
+        if text.fusion == 'branch':
+            guides = tuple(BlockGuide(g.negs, None) for g in text.guides if g.negs is not None)
+            neg_feats = self._neck(p3, p4, p5, guides, 'off', text.weight)
+        else:
+            neg_feats = self._neck(p3, p4, p5, text.guides, 'max', text.weight)
+        if sink is not None:  # one map per block: the negative pass's, with the ID pass's ids
+            id_maps, neg_maps = sink[mark:mark + 4], sink[mark + 4:mark + 8]
+            del sink[mark:]
+            sink.extend(AttentionMaps(a.layer, b.fused, a.ids, a.negs)
+                        for a, b in zip(id_maps, neg_maps, strict=True))
+        return replace(result, neg_embeds=self.head.class_embeds(neg_feats))
 
     @torch.no_grad()
     def fuse(self) -> YoloWorldNet:
