@@ -7,8 +7,9 @@ group phrases, background words), encoded by the frozen sentence encoder and the
 projection, a forward of the full network (text-guided neck included) with that text set, the
 task-aligned assigner on the detached predictions, and BCE + CIoU + DFL
 (:mod:`negas_ros.train.losses`). AdamW with linear warm-up and cosine decay, gradient
-clipping, and an exponential moving average (EMA) of the weights, which is what is validated and exported (YOLOv8 does the same; on a short schedule the
-average is markedly better than the last iterate).
+clipping, and an exponential moving average (EMA) of the weights, which is what is validated
+and exported (YOLOv8 does the same; on a short schedule the average is markedly better than
+the last iterate).
 
 Reproducibility: every random draw comes from ``seed`` (weights, text sets) or from
 (seed, scene index) (augmentation), the scene stream is ``pretrain`` 0, 1, 2, ..., and torch
