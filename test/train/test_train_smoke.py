@@ -9,13 +9,23 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
+from negas_ros.backends.yolo_world.text import SentenceTextEncoder  # noqa: E402
 from negas_ros.train import TrainConfig, train  # noqa: E402
 from negas_ros.train.data import WorldDetectionData, collate  # noqa: E402
-from negas_ros.train.text import sample_text_set  # noqa: E402
+from negas_ros.train.text import PhraseBank, build_phrase_bank  # noqa: E402
 from negas_ros.world import PRETRAIN_VOCAB, World  # noqa: E402
 
 
-def test_three_steps_lower_the_loss_on_a_fixed_batch() -> None:
+@pytest.fixture(scope='module')
+def encoder() -> SentenceTextEncoder:
+    return SentenceTextEncoder('all-MiniLM-L6-v2')
+
+
+def _bank(encoder: SentenceTextEncoder, words: tuple[str, ...]) -> PhraseBank:
+    return build_phrase_bank(encoder, words)
+
+
+def test_three_steps_lower_the_loss_on_a_fixed_batch(encoder: SentenceTextEncoder) -> None:
     world = World(0)
     # Vocabulary = the categories of the two scenes: every word is present, so the text set
     # is the same at every step and the losses are comparable.
@@ -25,23 +35,25 @@ def test_three_steps_lower_the_loss_on_a_fixed_batch() -> None:
     batch = collate([data[0], data[1]])
     cfg = TrainConfig(imgsz=64, width=0.125, embed_dim=32, batch=2, steps=3, warmup=1, lr=0.01,
                       log_every=1, val_every=0, workers=0, ema_tau=1.0)
-    result = train(cfg, words, batches=itertools.repeat(batch))
+    result = train(cfg, _bank(encoder, words), batches=itertools.repeat(batch))
     losses = [record['loss'] for record in result.history]
     assert len(losses) == 3 and all(np.isfinite(losses))
     assert losses[2] < losses[0], losses
     assert result.steps_done == 3 and not result.stopped_early
-    # The exported (EMA) network and vocabulary are in eval mode and cover every word.
+    # The exported (EMA) network is in eval mode; the projection maps the 384-d sentence
+    # space to the network's text width.
     assert not result.net.training
-    assert result.vocabulary.table().shape == (len(words), 32)
+    assert result.projection.matrix().shape == (32, 384)
 
 
-def test_training_is_deterministic_for_a_seed() -> None:
+def test_training_is_deterministic_for_a_seed(encoder: SentenceTextEncoder) -> None:
     data = WorldDetectionData(0, 'pretrain', PRETRAIN_VOCAB, (64, 64), 2, augment=True)
     batch = collate([data[0], data[1]])
     cfg = TrainConfig(imgsz=64, width=0.125, embed_dim=32, batch=2, steps=2, warmup=1,
                       log_every=1, val_every=0, workers=0)
-    first = train(cfg, PRETRAIN_VOCAB, batches=itertools.repeat(batch))
-    second = train(cfg, PRETRAIN_VOCAB, batches=itertools.repeat(batch))
+    bank = _bank(encoder, PRETRAIN_VOCAB)
+    first = train(cfg, bank, batches=itertools.repeat(batch))
+    second = train(cfg, bank, batches=itertools.repeat(batch))
     assert [r['loss'] for r in first.history] == [r['loss'] for r in second.history]
     for (name, a), b in zip(first.net.state_dict().items(), second.net.state_dict().values(),
                             strict=True):
@@ -58,12 +70,3 @@ def test_augmented_sample_boxes_follow_the_flip() -> None:
         flipped = torch.allclose(a.boxes[:, [0, 2]], 256 - b.boxes[:, [2, 0]], atol=1e-4)
         assert same or flipped
         assert a.image.shape == (3, 256, 256) and float(a.image.max()) <= 1.0
-
-
-def test_text_set_sampling() -> None:
-    rng = np.random.default_rng(0)
-    for _ in range(50):
-        detection = sample_text_set([1, 4], 18, rng, grounding_fraction=0.0)
-        assert {1, 4} <= set(detection.tolist()) and len(set(detection.tolist())) == len(detection)
-        grounding = sample_text_set([1, 4], 18, rng, grounding_fraction=1.0)
-        assert 1 <= len(grounding) <= 18 and grounding.max() < 18
