@@ -124,8 +124,10 @@ def register(subparsers: Any) -> None:
     mine.add_argument(
         '--encoder',
         metavar='MODEL',
-        help='rank with this text encoder (hub id or directory: CLIP, Grounding '
-        'DINO or BERT); default: WordNet Wu-Palmer similarity, offline',
+        help='rank with this text encoder: a hub id or directory (CLIP, Grounding DINO, BERT, '
+        'all-MiniLM-L6-v2), or a yolo_world model (directory or embedded name such as '
+        'negas_mini: its text model and learned projection); default: WordNet Wu-Palmer '
+        'similarity, offline',
     )
     mine.add_argument('--device', default='cpu', help='torch device for --encoder')
     mine.add_argument(
@@ -202,9 +204,9 @@ def _generate(args: argparse.Namespace) -> int:
         senses = ranking_senses(nfilter, overrides)
         similarity: Any
         if args.encoder:
-            from negas_ros.negatives.encoders import EncoderSimilarity, TransformersTextEncoder
+            from negas_ros.negatives.encoders import EncoderSimilarity, load_ranking_encoder
 
-            encoder = TransformersTextEncoder(args.encoder, device=args.device)
+            encoder = load_ranking_encoder(args.encoder, device=args.device)
             similarity = EncoderSimilarity(encoder, ids.template or '{}')
         else:
             similarity = WordNetSimilarity(wordnet, senses, args.min_common_depth)

