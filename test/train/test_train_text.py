@@ -153,7 +153,7 @@ def test_bank_rejects_bad_phrases(encoder: SentenceTextEncoder) -> None:
         build_phrase_bank(encoder, ('car',), {'car': ('automobile', 'car')})
     with pytest.raises(ValueError, match='unknown categories'):
         build_phrase_bank(encoder, ('car',), None, [('vehicle', ('car', 'bus'))])
-    with pytest.raises(ValueError, match="bare '{}'"):
+    with pytest.raises(ValueError, match=r"bare '\{\}'"):
         build_phrase_bank(encoder, ('car',), templates=('a {}',))
 
 
