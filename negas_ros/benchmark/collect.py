@@ -28,7 +28,7 @@ from negas_ros.benchmark.attention import (
     cell_coverage,
     input_space_mask,
 )
-from negas_ros.benchmark.plan import BenchmarkPlan, NetworkSetting
+from negas_ros.benchmark.plan import WEIGHTED_FUSIONS, BenchmarkPlan, NetworkSetting
 from negas_ros.detection import RawDetections
 from negas_ros.labels import normalize_label
 
@@ -96,13 +96,14 @@ class BenchmarkOutputs:
 
 def _setting_backend(base: YoloWorldBackend, setting: NetworkSetting, device: str,
                      id_prompts: Sequence[str], template: str) -> YoloWorldBackend:
-    """A backend over the same network whose card carries the setting's NegA rule."""
+    """A backend over the same network whose card carries the setting's NegA rule (and its
+    weight, for the rules that read one: 'weighted' and 'gate')."""
     from negas_ros.backends.yolo_world.backend import YoloWorldBackend
 
     card = base.card
     if setting.fusion != 'off':
         card = replace(card, nega_fusion=setting.fusion,
-                       nega_weight=setting.weight if setting.fusion == 'weighted'
+                       nega_weight=setting.weight if setting.fusion in WEIGHTED_FUSIONS
                        else card.nega_weight)
     backend = YoloWorldBackend(base.net, base.embedder, card, device=device, source=base.source)
     backend.set_labels(id_prompts, [template.format(w) for w in setting.negatives],

@@ -8,13 +8,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from negas_ros.benchmark.plan import TEST_SPLITS, VAL_SPLITS, SplitSet
+from negas_ros.benchmark.plan import DEFAULT_FUSION_GRID, TEST_SPLITS, VAL_SPLITS, SplitSet
 from negas_ros.benchmark.plots import write_figures
 from negas_ros.benchmark.report import (
     attention_block_table,
     attention_table,
     category_table,
     markdown_table,
+    named_categories,
     negative_response_table,
 )
 from negas_ros.benchmark.run import BenchmarkRun
@@ -51,19 +52,65 @@ def _target_lines(target: Mapping[str, Any], label: str) -> list[str]:
     ]
 
 
-def _leaks(doc: Mapping[str, Any], splits: SplitSet = TEST_SPLITS) -> list[str]:
-    """Negatives (similar or dissimilar) that literally name a category of an OOD split."""
-    meta = doc['meta']
-    named_sets = {'similar': meta['negatives_similar'],
-                  'dissimilar': meta.get('negatives_dissimilar', [])}
+def _set_names(meta: Mapping[str, Any], splits: SplitSet
+               ) -> list[tuple[str, dict[str, list[str]]]]:
+    """Per negative set (results.json order): OOD set -> the categories it literally names.
+    Read from ``meta.negative_sets[].names``; computed from the world's split definitions when
+    a document lacks them."""
+    from negas_ros.world.splits import SPLITS as WORLD_SPLITS
+
+    out = []
+    for entry in meta.get('negative_sets', []):
+        names = entry.get('names')
+        if names is None:
+            names = {name: named_categories(entry['words'], WORLD_SPLITS[split].categories)
+                     for name, split in splits.ood.items()}
+        out.append((entry['key'], {name: list(names.get(name, [])) for name in splits.ood}))
+    return out
+
+
+def _leak_lines(meta: Mapping[str, Any], splits: SplitSet) -> list[str]:
+    """One clause per negative set: which categories of each OOD split it literally names."""
     lines = []
-    for set_name, words in named_sets.items():
-        lowered = {w.lower() for w in words}
-        for name, split in splits.ood.items():
-            named = sorted(c for c in meta['categories'].get(split, {}) if c.lower() in lowered)
-            if named:
-                lines.append(f'{set_name} negatives name {name} categories ({", ".join(named)})')
+    for key, names in _set_names(meta, splits):
+        parts = [f"{name}: {', '.join(named) if named else 'none'}"
+                 for name, named in names.items()]
+        lines.append(f'`{key}` names ' + '; '.join(parts))
     return lines
+
+
+def _choices_section(selection: Mapping[str, Any]) -> list[str]:
+    """The 'Choices made on these splits' section of a validation run."""
+    out = ['## Choices made on these splits\n', f"{selection['rule']}\n"]
+    for family in selection.get('families', {}).values():
+        out.append(f"**{family['title']}**: winner "
+                   + (f"`{family['winner']}` (mean FPR95 {_pct(family['value'])})\n"
+                      if family['winner'] is not None else 'none (no admissible candidate)\n'))
+        out.append('| candidate | row | mean FPR95↓ (near, near_unseen) | mean AUROC↑ | '
+                   'mAP↑ | mAP drop (points) | admissible |')
+        out.append('|---|---|---:|---:|---:|---:|:---:|')
+        for name, cand in family['candidates'].items():
+            bold = '**' if name == family['winner'] else ''
+            drop = cand.get('map_drop_points')
+            out.append(f"| {bold}{name}{bold} | `{cand['row']}` | {bold}{_pct(cand['value'])}"
+                       f"{bold} | {_pct(cand.get('auroc'))} | {_pct(cand.get('map'))} | "
+                       f"{'–' if drop is None else f'{round(drop, 2) + 0.0:+.2f}'} | "
+                       f"{'yes' if cand.get('admissible') else 'no'} |")
+        out.append('')
+    return out
+
+
+_FUSION_DEFINITIONS = (
+    'NegA rules (`negas_ros.backends.yolo_world.network`; in each text-guided block, '
+    'a = the attention on a feature cell, a_id / a_neg = sigmoid(z / √d + b) with z the '
+    'best similarity to the ID / negative texts): off = a_id, the ID texts only; max '
+    '= sigmoid(max(z_id, z_neg) / √d + b), the union of ID and negative texts, as when '
+    'the negatives are appended to the vocabulary; weighted = min(1, a_id + w·a_neg); '
+    'gate = a_id·(1 − w·a_neg), the negatives damping the attention where they match; '
+    'branch = the ID outputs of off (bit for bit) and the negative logits from a second '
+    'pass of the neck guided by a_neg alone (the backbone runs once); branch_union = '
+    'the same with the second pass guided by the max map. w = 0 makes weighted and gate '
+    'equal to off; the other rules ignore w.')
 
 
 def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
@@ -79,6 +126,7 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
     timings = meta['timings_s']
     model = meta['model']
     machine = meta['machine']
+    card_rule = plan.settings[next(r.setting for r in plan.rows if r.key == 'negas')].describe()
     out: list[str] = []
     add = out.append
     add('# OOD benchmark results on the validation splits (generated)\n' if validation else
@@ -91,51 +139,67 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
     if validation:
         add(f'**Validation run** (`--splits {splits.name}`): these splits are drawn exactly '
             'like the test splits but are disjoint from them. Every tuning choice (negative '
-            'list, NegA rule and weight, score form, thresholds) is made on these numbers; the '
-            'test results (docs/results.md) are for reporting only.\n')
+            'list, NegA rule and weight, score form, thresholds) is made on these numbers '
+            '(*Choices made on these splits* below); the test results (docs/results.md) are '
+            'for reporting only.\n')
     if meta.get('mode') == 'quick':
         add('**Quick run** (the `--quick` subset): few images, noisy numbers; the full table '
             'comes from `negas-ros ood-benchmark` without `--quick`.\n')
     add('## Headline\n')
     out.extend(_target_lines(doc['target'], f"Near-OOD (known categories, `{ood['near']}`)"))
     out.extend(_target_lines(doc['target_unseen'], 'Near-OOD, unseen categories '
-                             f"(`{ood['near_unseen']}`), for reference"))
-    leaks = _leaks(doc, splits)
+                             f"(`{ood['near_unseen']}`)"))
+    leaks = _leak_lines(meta, splits)
     if leaks:
-        add('- Caveat: ' + '; '.join(leaks) + '. On those splits the negatives name the '
-            'unknown objects (as an LLM list for "car" names "van", which COCO-OOD holds); the '
-            '`_unseen` columns measure unknowns no negative names.')
+        add('- Caveat: which categories of each OOD split a negative list literally names '
+            '(compared as `negas_ros.labels.normalize_label` does): ' + '. '.join(leaks)
+            + '. Where a list names a category, its rows on that split measure a list that '
+            'names the unknown objects (as an LLM list for "car" names "van", which COCO-OOD '
+            'holds), not unknowns in general.')
     tau = main['max_sigmoid'].get('tau')
     if tau is not None and tau < 1.5 * meta['box_threshold']:
         add(f"- Caveat: tau* = {tau:.3f} lies close to the candidate threshold "
             f"{meta['box_threshold']:g}: nearly every candidate is a sample, so the OOD numbers "
             'depend on that threshold.')
     add('')
+    selection = doc.get('selection')
+    if validation and selection:
+        out.extend(_choices_section(selection))
     add('## Main table\n')
     add('FPR95, AUROC, AUPR (AUPR-In, ID positive) in percent, over detections kept at the '
         'F1-optimal threshold tau* (see *Protocol*); ID mAP = COCO AP@[.5:.95] on '
         f'`{splits.id}`. `neg.` = number of negative labels the score reads.\n')
     add(markdown_table(main, _KNOWN))
     add('')
-    add('Held-out categories (never in pretraining, never nameable by a negative label):\n')
+    add('Held-out categories (never in pretraining; the text encoder still embeds their '
+        'names, so a negative list may name them: see the caveat above):\n')
     add(markdown_table(main, _UNSEEN, with_map=False, with_samples=True))
     add('')
     add('![ROC curves](img/results_roc.png)\n')
     add('![Score histograms](img/results_hist.png)\n')
     add('## Ablations\n')
-    add('### Negative labels: visually similar (NegAS choice) vs dissimilar vs random words vs '
-        'none\n')
-    add(f"- Similar: the `negative_labels` of the label file ({len(plan.similar)}: "
-        f"{', '.join(plan.similar)}).")
-    add(f"- Dissimilar: the model's vocabulary words that are neither ID labels nor chosen "
-        f"by the NegAS rule ({len(plan.dissimilar)}: {', '.join(plan.dissimilar) or 'none'}).")
-    add(f'- Random words: {len(plan.random)} words the model never learned. The shipped '
-        "model's text encoder is a learned table over its pretraining vocabulary (the world's "
-        'category names), so random draws from that vocabulary would be the similar and '
-        'dissimilar words again; a word outside it gets, like any untrained row of the table, '
-        'a random direction: unit vectors with Gaussian entries drawn with the seed. They play '
-        "the part of NegLabel's random everyday words, which are unrelated to the images.")
-    add(f"- Score: NegS; NegA on = the card's rule ({plan.fusion}).\n")
+    add('### Negative lists: the shipped list, the other lists, random words, none\n')
+    add("The detector's text side embeds any English phrase (the shipped model: a frozen "
+        'sentence encoder and a learned projection; no closed vocabulary), so every list '
+        'below is embedded as written.\n')
+    by_key = {entry['key']: entry for entry in meta.get('negative_sets', [])}
+    for nset in plan.negative_sets:
+        entry = by_key.get(nset.key, {})
+        where = f" from `{entry['file']}`" if entry.get('file') else ''
+        words = ', '.join(nset.words)
+        if nset.key == 'shipped':
+            add(f'- `shipped`: the `negative_labels` of the main label file, {nset.source} '
+                f'({len(nset.words)}: {words}); the `negs` and `negas` rows read this list.')
+        elif nset.key == 'random':
+            add(f'- `random`: {len(nset.words)} random words: {nset.source} ({words}). '
+                "Real words, unrelated to the scenes, like NegLabel's random everyday words.")
+        else:
+            add(f'- `{nset.key}`: {nset.title}{where} ({len(nset.words)}: {words}).')
+    add('- `none`: no negative labels (NegS is then max-sigmoid).')
+    add('- Score: NegS. Every NegA-off row reads its columns from one NegA-off run with the '
+        'union of all lists (each word once: with NegA off the negatives do not touch the '
+        f"features); each list's NegA-on row runs the card's rule ({card_rule}) with that "
+        'list alone.\n')
     add(markdown_table(ablations['negatives'], (*_KNOWN, *_UNSEEN), 'Negatives'))
     add('')
     add('How the negatives answer on the samples (detections kept at tau*): mean of the best '
@@ -144,29 +208,31 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
     responding = {k: v for k, v in ablations['negatives'].items() if v.get('negative_response')}
     add(negative_response_table(responding, ('id', *_KNOWN, *_UNSEEN)))
     add('')
-    off_rows = {name: ablations['negatives'][f'{name}/nega_off']
-                for name in ('similar', 'dissimilar', 'random')
-                if f'{name}/nega_off' in ablations['negatives']}
+    off_rows = {nset.key: ablations['negatives'][f'{nset.key}/nega_off']
+                for nset in plan.negative_sets
+                if f'{nset.key}/nega_off' in ablations['negatives']}
     if off_rows:
         add('Which OOD objects pass tau* (NegA off; a sample counts for the ground-truth object '
-            'it overlaps at IoU ≥ 0.5, else *none*), and how strongly each negative set '
+            'it overlaps at IoU ≥ 0.5, else *none*), and how strongly each negative list '
             'answers on them:\n')
         add(category_table(off_rows, (*_KNOWN, *_UNSEEN)))
         add('')
-    add('### Number of negatives (the first n of the similar list)\n')
-    add(markdown_table(ablations['num_negatives'], _KNOWN, 'n'))
-    add('')
-    add('### NegA fusion rule (similar negatives)\n')
+    add('### NegA rule (shipped negatives)\n')
+    grid = ', '.join(f'{rule}' + (f' {w:g}' if rule in ('weighted', 'gate') else '')
+                     for rule, w in DEFAULT_FUSION_GRID)
     add('Each rule with NegS and with the plain max-sigmoid score, so that the effect of NegA on '
-        'the features is seen apart from the score.\n')
-    add(markdown_table(ablations['fusion'], _KNOWN, 'Fusion, score'))
+        'the features is seen apart from the score (definitions: *Protocol*, item 5). The '
+        f'default grid is off and {grid}. The branch rules leave the ID outputs of NegA off '
+        'untouched, so their max-sigmoid rows equal the off row.\n')
+    add(markdown_table(ablations['fusion'], (*_KNOWN, *_UNSEEN), 'Fusion, score'))
     add('')
-    add('### NegS forms and NegLabel (similar negatives)\n')
-    add(markdown_table(ablations['score_forms'], _KNOWN, 'Score'))
+    add('### NegS forms and NegLabel (shipped negatives)\n')
+    add(markdown_table(ablations['score_forms'], (*_KNOWN, *_UNSEEN), 'Score'))
     add('')
-    add('### Attention on OOD objects: baseline (NegA off) vs NegA\n')
+    add('### Attention on OOD objects: baseline (NegA off) vs NegA rules\n')
     add('Per image and text-guided block (layers 12, 15, 18, 21 of the neck; strides 16, 8, '
-        '16, 32), with a = the attention the block applies (for NegA, the fused map), averaged '
+        '16, 32), with a = the attention the block applies (for max, weighted and gate the '
+        'fused map; for the branch rules the map of the negative-guided second pass), averaged '
         'over heads, and o, d, g = the fraction of each feature cell covered by OOD objects, '
         'ID objects and background (clutter included; letterbox padding excluded):\n')
     add('- *mass in OOD* = Σ a·o / Σ a·(o+d+g): share of the attention mass on OOD pixels; '
@@ -175,10 +241,13 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
     add('- *mean a, OOD / ID / background* = Σ a·o / Σ o (likewise d, g): mean attention over '
         'those pixels; *OOD / background* = their ratio;')
     add('- *added by NegA, in OOD* = Σ e·o / Σ e·(o+d+g) with e = a − a_ID, the attention NegA '
-        'adds in the block over the map of the ID texts alone (same block, same features): '
-        'the share of the added attention that lands on OOD pixels; compare it with *OOD '
-        'area*.\n')
-    add('Each quantity is averaged over the images where it is defined (OOD pixels present), '
+        'adds in the block over the map of the ID texts alone (same block, same features; for '
+        'the branch rules, the negative pass over the ID pass): the share of the added '
+        'attention that lands on OOD pixels; compare it with *OOD area*.\n')
+    add('Compared: ' + '; '.join(title for title, _key in plan.attention_settings) + ' (NegA '
+        "off, the card's rule, the card's rule with the random words, and the grid's max and "
+        "branch rules where they differ from the card's). "
+        'Each quantity is averaged over the images where it is defined (OOD pixels present), '
         'per block, then over the four blocks. '
         f"Images: {', '.join(f'{s} {images.get(s, 0)}' for s in splits.attention)}.\n")
     add(attention_table(doc['attention_overlap'], setting_titles))
@@ -208,13 +277,12 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
     add('5. Scores (`negas_ros.scores`): max_sigmoid = max_c σ(s_c); energy = log Σ_c exp(s_c) '
         '(T = 1); joint_energy = Σ_c log(1 + exp(s_c)); neglabel = sum-softmax of ID over ID + '
         'negative logits (T = 1, one group); negs = max_c σ(s_c) · (1 − max_k σ(t_k)). '
-        'NegA fusion (`negas_ros.backends.yolo_world.network`): off = ID texts only; max = '
-        'max over ID and negative texts in the max-sigmoid attention; weighted = '
-        'min(1, a_id + w·a_neg).')
+        + _FUSION_DEFINITIONS)
     add('6. Efficiency: every image is rendered once; the network runs once per (image, NegA '
-        'setting, negative set) and all scores of all rows come from the same logits. With '
-        'NegA off the negatives do not reach the neck, so one NegA-off run with every '
-        'negative set serves every NegA-off row.')
+        'setting, negative list) and all scores of all rows come from the same logits. With '
+        'NegA off the negatives do not reach the neck, so one NegA-off run with the union of '
+        'every negative list serves every NegA-off row; settings that compute the same thing '
+        "(a grid rule equal to the card's) run once.")
     add('7. Uncertainty: the headline intervals resample images with replacement (ID and OOD '
         "split, the same draw for both rows), weigh each sample by its image's count, and "
         'keep tau* fixed (`negas_ros.benchmark.bootstrap`).\n')
@@ -222,9 +290,16 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
     add(f"- Model: `{model['model']}` (weights `{model['weights']}`, sha256 "
         f"`{(model['weights_sha256'] or '')[:16]}…`), input {model['imgsz'][0]}×"
         f"{model['imgsz'][1]}, card NegA rule {model['nega_fusion']}"
-        + (f" (w = {model['nega_weight']:g})" if model['nega_fusion'] == 'weighted' else '')
+        + (f" (w = {model['nega_weight']:g})"
+           if model['nega_fusion'] in ('weighted', 'gate') else '')
         + '.')
     add(f"- Labels: `{model['labels']}`; ID: {', '.join(meta['id_labels'])}.")
+    extra_files = [e for e in meta.get('negative_sets', [])
+                   if e.get('file') and e['key'] != 'shipped']
+    if extra_files:
+        add('- Other negative lists: ' + ', '.join(
+            f"`{e['key']}` = `{e['file']}` (sha256 `{(e.get('sha256') or '')[:16]}…`)"
+            for e in extra_files) + '.')
     add(f"- Images ({meta['image_size'][0]}×{meta['image_size'][1]}, world seed "
         f"{meta['seed']}): " + ', '.join(f'{s} {n}' for s, n in images.items()) + '.')
     add('- Objects per split: ' + '; '.join(
@@ -257,11 +332,23 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
 
 
 def console_table(doc: Mapping[str, Any]) -> str:
-    """The main table and the target verdict, for the terminal."""
+    """The main table and the target verdicts, for the terminal (and, for a validation run,
+    the choices it makes)."""
     rows = {key: doc[key] for key in doc['meta']['rows']}
     lines = [markdown_table(rows, _KNOWN), '',
              markdown_table(rows, _UNSEEN, with_map=False, with_samples=True), '']
     lines.extend(_target_lines(doc['target'], 'near-OOD target'))
+    if 'target_unseen' in doc:
+        lines.extend(_target_lines(doc['target_unseen'], 'near-OOD unseen target'))
+    validation = (doc['meta'].get('splits') or {}).get('set') == VAL_SPLITS.name
+    selection = doc.get('selection')
+    if validation and selection:
+        lines.append('')
+        for family in selection['families'].values():
+            winner = family['winner']
+            lines.append(f"- choice, {family['title']}: "
+                         + (f"{winner} (mean FPR95 near/near_unseen {_pct(family['value'])})"
+                            if winner is not None else 'none admissible'))
     return '\n'.join(lines)
 
 

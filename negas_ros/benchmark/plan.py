@@ -1,23 +1,30 @@
-"""What the OOD benchmark runs: network settings, table rows and ablations (pure data).
+"""What the OOD benchmark runs: network settings, negative sets, table rows, ablations (pure).
 
-A *network setting* is one (NegA fusion, negative prompt set) pair: the network runs once per
-image and setting, and every score method of every row that uses the setting is computed from
-those logits. Settings are deduplicated by what the network computes, so an ablation that
-coincides with the default (say ``weighted`` 0.5 when the card's fusion is ``weighted`` 0.5)
-costs nothing extra.
+A *network setting* is one (NegA rule, negative list) pair: the network runs once per image
+and setting, and every score method of every row that uses the setting is computed from those
+logits. Settings are deduplicated by what the network computes, so an ablation that coincides
+with the card's rule (say ``gate`` 0.5 when the card's rule is ``gate`` 0.5) costs nothing
+extra.
 
-Why one NegA-off setting serves many rows: with fusion ``off`` the negatives never enter the
+A *negative set* (:class:`NegativeSet`) is a named list of negative labels: ``shipped`` (the
+main label file's ``negative_labels``, what the ``negs`` and ``negas`` rows read), any number
+of extra lists (other label files for the same ID labels, e.g.
+config/labels/ablation/world_llm_style.yaml) and ``random`` (random WordNet object nouns: the
+detector's sentence encoder embeds any English phrase). Sets may share words.
+
+Why one NegA-off setting serves many rows: with the rule ``off`` the negatives never enter the
 neck, so the boxes, ID logits and NMS are bit for bit those of the ID labels alone, and a
 negative's logit is read out by the head for the kept boxes only (a run with fewer negatives
 gives the same logits up to float rounding of one matrix product). So the ``off`` setting is
-run once with every negative set (similar, dissimilar, random), and every NegA-off row
-(baseline scores, NegS with any set, none or the first n negatives) selects its columns.
+run once with the union of every negative set (each word once), and every NegA-off row
+(baseline scores, NegS with any set or none) selects its columns by word. Each set's NegA-on
+row needs its own run: there the negatives shape the features.
 
 A :class:`SplitSet` names the world splits a plan runs on: :data:`TEST_SPLITS` (id_test,
 ood_near, ..., mixed_test; the default, what docs/results.md reports) or :data:`VAL_SPLITS`
 (their validation twins id_val, ood_val_near, ..., mixed_val, drawn like them but disjoint).
 Every tuning choice (negative list, NegA rule and weight, score form, thresholds) is made on
-the validation set; the test set is for reporting only.
+the validation set (:mod:`negas_ros.benchmark.select`); the test set is for reporting only.
 """
 
 from __future__ import annotations
@@ -25,33 +32,35 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 import math
+import re
 from types import MappingProxyType
 
-import numpy as np
-import numpy.typing as npt
-
+from negas_ros.backends.yolo_world.config import NEGA_FUSIONS
 from negas_ros.labels import normalize_label
 from negas_ros.world.splits import SPLITS as WORLD_SPLITS
 
 __all__ = [
-    'ABLATION_SPLITS',
+    'ATTENTION_GRID_RULES',
     'ATTENTION_SPLITS',
-    'FUSION_WEIGHTS',
+    'DEFAULT_FUSION_GRID',
     'ID_SPLIT',
     'MAIN_METHODS',
-    'NEGATIVE_COUNTS',
     'OOD_SET_NAMES',
     'OOD_SPLITS',
+    'RESERVED_SET_KEYS',
+    'SCORE_FORMS',
     'SPLIT_SETS',
     'TEST_SPLITS',
     'VAL_SPLITS',
+    'WEIGHTED_FUSIONS',
     'BenchmarkPlan',
+    'NegativeSet',
     'NetworkSetting',
     'RowSpec',
     'SplitSet',
     'build_plan',
-    'leftover_words',
-    'random_word_vectors',
+    'check_set_key',
+    'fusion_name',
 ]
 
 OOD_SET_NAMES: tuple[str, ...] = ('near', 'far', 'near_unseen', 'far_unseen')
@@ -96,11 +105,6 @@ class SplitSet:
         return (self.id, *self.ood.values())
 
     @property
-    def ablation(self) -> tuple[str, ...]:
-        """Where the count and fusion ablations run: the ID split, known near and far OOD."""
-        return (self.id, self.ood['near'], self.ood['far'])
-
-    @property
     def every(self) -> tuple[str, ...]:
         """Every split the set names, each once: :attr:`evaluated`, then attention-only ones."""
         return tuple(dict.fromkeys((*self.evaluated, *self.attention)))
@@ -130,28 +134,84 @@ SPLIT_SETS: Mapping[str, SplitSet] = MappingProxyType(
 ID_SPLIT = TEST_SPLITS.id
 OOD_SPLITS: Mapping[str, str] = TEST_SPLITS.ood
 """Report name of each OOD set -> world split (test splits)."""
-ABLATION_SPLITS: tuple[str, ...] = TEST_SPLITS.ablation
-"""Where the count and fusion ablations run (the main rows run on every split)."""
 ATTENTION_SPLITS: tuple[str, ...] = TEST_SPLITS.attention
 """Where attention maps are captured and compared with the OOD object masks."""
-NEGATIVE_COUNTS: tuple[int, ...] = (1, 2, 4)
-FUSION_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 1.0)
+
+WEIGHTED_FUSIONS: tuple[str, ...] = ('weighted', 'gate')
+"""NegA rules that read the weight w (``nega_weight``); the others ignore it."""
+DEFAULT_FUSION_GRID: tuple[tuple[str, float], ...] = (
+    ('max', 0.0), ('weighted', 0.25), ('weighted', 0.5), ('weighted', 1.0),
+    ('gate', 0.25), ('gate', 0.5), ('gate', 1.0), ('branch', 0.0), ('branch_union', 0.0))
+"""The NegA rules of the 'fusion' ablation, (rule, w), besides 'off' (always there)."""
+ATTENTION_GRID_RULES: tuple[str, ...] = ('max', 'branch')
+"""Grid rules whose attention is also captured (when they differ from the card's rule)."""
+RESERVED_SET_KEYS: tuple[str, ...] = ('shipped', 'random', 'none', 'off')
+"""Keys an extra negative set may not take (the plan's own sets and settings use them)."""
+SCORE_FORMS: tuple[str, ...] = ('negs', 'negs_ratio', 'negs_diff', 'negs_softmax', 'neglabel')
+"""Score methods of the 'score_forms' ablation (shipped negatives, NegA off and on)."""
 MAIN_METHODS: tuple[tuple[str, str, str, bool], ...] = (
-    # (row key, title, score method, uses the similar negatives)
+    # (row key, title, score method, reads the shipped negatives)
     ('max_sigmoid', 'max-sigmoid (baseline)', 'max_sigmoid', False),
     ('energy', 'Energy', 'energy', False),
     ('joint_energy', 'JointEnergy', 'joint_energy', False),
     ('neglabel', 'NegLabel score', 'neglabel', True),
     ('negs', 'NegS alone (NegA off)', 'negs', True),
 )
+_SET_KEY = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]*')
+
+
+def check_set_key(key: str) -> str:
+    """``key`` if it can name an extra negative set (letters, digits, '_', '.', '-'; not
+    starting with a symbol; not one of :data:`RESERVED_SET_KEYS`), else ValueError."""
+    if not _SET_KEY.fullmatch(key):
+        raise ValueError(f'negative set key {key!r}: use letters, digits, "_", "." and "-" '
+                         '(starting with a letter or digit)')
+    if key in RESERVED_SET_KEYS:
+        raise ValueError(f'negative set key {key!r} is reserved ({", ".join(RESERVED_SET_KEYS)})')
+    return key
+
+
+def _clean(word: str) -> str:
+    return ' '.join(str(word).split())
+
+
+@dataclass(frozen=True)
+class NegativeSet:
+    """A named list of negative labels.
+
+    key: its name in row keys (``<key>/nega_off``) and results.json; title: its name in the
+    tables; words: the labels, in list order (ends stripped, inner whitespace collapsed;
+    distinct under :func:`negas_ros.labels.normalize_label`); source: where it came from (a
+    label file and its provenance method, or how the words were drawn).
+    """
+
+    key: str
+    title: str
+    words: tuple[str, ...]
+    source: str = ''
+
+    def __post_init__(self) -> None:
+        if not _SET_KEY.fullmatch(self.key):
+            raise ValueError(f'negative set key {self.key!r}: use letters, digits, "_", "." '
+                             'and "-" (starting with a letter or digit)')
+        words = tuple(_clean(w) for w in self.words)
+        if any(not w for w in words):
+            raise ValueError(f'negative set {self.key!r} has an empty label')
+        keys = [normalize_label(w) for w in words]
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise ValueError(f'negative set {self.key!r} repeats labels: {repeated}')
+        object.__setattr__(self, 'words', words)
+        object.__setattr__(self, 'title', self.title or self.key)
 
 
 @dataclass(frozen=True)
 class NetworkSetting:
     """One way of running the network over the benchmark images.
 
-    key: its name in reports ('nega_off', 'nega', 'weighted_0.25', ...).
-    fusion: 'off', 'max' or 'weighted'; weight: w of 'weighted' (0 otherwise).
+    key: its name in reports ('nega_off', 'nega', 'nega_random', 'weighted_0.25', ...).
+    fusion: a NegA rule of :data:`~negas_ros.backends.yolo_world.config.NEGA_FUSIONS`;
+    weight: w of 'weighted' and 'gate' (0 for the others, which ignore it).
     negatives: the negative labels given to the detector, in column order.
     splits: the world splits it runs on; attention: splits where attention is captured.
     """
@@ -166,12 +226,19 @@ class NetworkSetting:
     @property
     def signature(self) -> tuple[str, float, tuple[str, ...]]:
         """What the network computes: equal signatures give equal outputs."""
-        return (self.fusion, self.weight if self.fusion == 'weighted' else 0.0, self.negatives)
+        weight = self.weight if self.fusion in WEIGHTED_FUSIONS else 0.0
+        return (self.fusion, weight, self.negatives)
 
     def describe(self) -> str:
-        if self.fusion == 'weighted':
-            return f'weighted w={self.weight:g}'
+        """'off', 'max', 'weighted w=0.25', 'gate w=0.5', 'branch', 'branch_union'."""
+        if self.fusion in WEIGHTED_FUSIONS:
+            return f'{self.fusion} w={self.weight:g}'
         return self.fusion
+
+
+def fusion_name(fusion: str, weight: float) -> str:
+    """The fusion ablation's name of a rule: 'max', 'weighted_0.25', 'gate_1', 'branch'."""
+    return f'{fusion}_{weight:g}' if fusion in WEIGHTED_FUSIONS else fusion
 
 
 @dataclass(frozen=True)
@@ -180,8 +247,8 @@ class RowSpec:
 
     key: the row's key in results.json. title: its name in the tables. setting: the key of
     the :class:`NetworkSetting`. method: a name of :data:`negas_ros.scores.SCORE_METHODS`.
-    negatives: the negative labels whose logits the score sees (a subset of the setting's).
-    A row is evaluated on its setting's splits.
+    negatives: the negative labels whose logits the score sees (a subset of the setting's,
+    looked up by word). A row is evaluated on its setting's splits.
     """
 
     key: str
@@ -195,26 +262,32 @@ class RowSpec:
 class BenchmarkPlan:
     """Settings to run and rows to report.
 
-    id_labels: the ID labels (class order); similar: the NegAS negatives (label file order);
-    random: the random-word control; fusion, weight: the card's NegA rule, used by the
-    ``negas`` row; dissimilar: vocabulary words left out by the NegAS choice (may be empty).
-    Each negative set's labels are distinct from the other sets' and from the ID labels.
-    settings: canonical settings by key, in run order. rows: the main table.
-    ablations: ablation name -> rows. attention_settings: (name, setting key) pairs compared
-    in the attention-overlap ablation. splits: the world splits the settings run on.
+    id_labels: the ID labels (class order); shipped: the main label file's negatives (what
+    ``negs`` and ``negas`` read); random: the random-word control (may be empty); fusion,
+    weight: the card's NegA rule, used by the ``negas`` row and every set's NegA-on row.
+    negative_sets: every negative set in table order: shipped, the extra sets, random (when
+    not empty). settings: canonical settings by key, in run order. rows: the main table.
+    ablations: ablation name ('negatives', 'fusion', 'score_forms') -> rows.
+    attention_settings: (title, setting key) pairs compared in the attention ablation.
+    splits: the world splits the settings run on.
     """
 
     id_labels: tuple[str, ...]
-    similar: tuple[str, ...]
+    shipped: tuple[str, ...]
     random: tuple[str, ...]
     fusion: str
     weight: float
-    dissimilar: tuple[str, ...] = ()
+    negative_sets: tuple[NegativeSet, ...] = ()
     settings: dict[str, NetworkSetting] = field(default_factory=dict)
     rows: tuple[RowSpec, ...] = ()
     ablations: dict[str, tuple[RowSpec, ...]] = field(default_factory=dict)
     attention_settings: tuple[tuple[str, str], ...] = ()
     splits: SplitSet = TEST_SPLITS
+
+    @property
+    def extra_sets(self) -> tuple[NegativeSet, ...]:
+        """The negative sets other than shipped and random, in table order."""
+        return tuple(s for s in self.negative_sets if s.key not in ('shipped', 'random'))
 
     def all_rows(self) -> list[RowSpec]:
         return [*self.rows, *(row for rows in self.ablations.values() for row in rows)]
@@ -223,82 +296,82 @@ class BenchmarkPlan:
         """The plan with only the given settings, the rows that use them, no attention."""
         keep = set(setting_keys)
         return BenchmarkPlan(
-            self.id_labels, self.similar, self.random, self.fusion, self.weight,
-            self.dissimilar, {k: v for k, v in self.settings.items() if k in keep},
+            self.id_labels, self.shipped, self.random, self.fusion, self.weight,
+            self.negative_sets, {k: v for k, v in self.settings.items() if k in keep},
             tuple(r for r in self.rows if r.setting in keep),
             {name: tuple(r for r in rows if r.setting in keep)
              for name, rows in self.ablations.items()},
             (), self.splits)
 
 
-def leftover_words(pool: Sequence[str], exclude: Iterable[str]) -> tuple[str, ...]:
-    """The words of ``pool`` not in ``exclude``, in pool order, each once.
-
-    Labels compare as :func:`negas_ros.labels.normalize_label` does (case, spacing, plural).
-    With the ID labels and the NegAS negatives excluded, what is left of a vocabulary is the
-    words the NegAS rule judged least similar: the 'dissimilar' control.
-    """
-    banned = {normalize_label(word) for word in exclude}
-    out: dict[str, str] = {}
-    for word in pool:
-        key = normalize_label(word)
-        if word.strip() and key not in banned and key not in out:
-            out[key] = word.strip()
-    return tuple(out.values())
+def _as_set(value: Sequence[str] | NegativeSet, key: str, title: str) -> NegativeSet:
+    if isinstance(value, NegativeSet):
+        if value.key != key:
+            raise ValueError(f'the {key} negative set must have key {key!r}, got {value.key!r}')
+        return value
+    return NegativeSet(key, title, tuple(value))
 
 
-def random_word_vectors(count: int, dim: int, seed: int) -> npt.NDArray[np.float32]:
-    """(count, dim) unit vectors with independent N(0, 1) entries before normalising.
-
-    The embedding a learned-table text encoder gives a word it never trained on (its rows
-    start as such Gaussian draws): the 'random words' control, drawn with ``seed``.
-    """
-    if count < 0 or dim < 1:
-        raise ValueError(f'need count >= 0 and dim >= 1, got {count}, {dim}')
-    x = np.random.default_rng(seed).standard_normal((count, dim))
-    out: npt.NDArray[np.float32] = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(
-        np.float32)
-    return out
+def _check_weight(weight: float, what: str) -> float:
+    if not (math.isfinite(weight) and 0.0 <= weight <= 1.0):
+        raise ValueError(f'{what}: the NegA weight must lie in [0, 1], got {weight}')
+    return float(weight)
 
 
-def _weight_key(weight: float) -> str:
-    return f'{weight:g}'
-
-
-def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequence[str],
-               fusion: str = 'max', weight: float = 0.5,
-               counts: Sequence[int] = NEGATIVE_COUNTS,
-               weights: Sequence[float] = FUSION_WEIGHTS,
-               dissimilar: Sequence[str] = (),
+def build_plan(id_labels: Sequence[str], shipped: Sequence[str] | NegativeSet,
+               random: Sequence[str] | NegativeSet, fusion: str = 'max', weight: float = 0.5,
+               *, extra_sets: Sequence[NegativeSet] = (),
+               fusion_grid: Sequence[tuple[str, float]] = DEFAULT_FUSION_GRID,
                splits: SplitSet = TEST_SPLITS) -> BenchmarkPlan:
     """The full benchmark plan.
 
-    id_labels: K >= 1 labels; similar: the NegAS negatives (M >= 1); random: the random-word
-    control (may be empty: its rows are then left out). fusion / weight: the NegA rule of
-    the ``negas`` row ('max' or 'weighted'; 'off' is rejected). counts: numbers of negatives
-    for the count ablation (the first n of ``similar``; n >= M is covered by 'all').
-    weights: w of the 'weighted' rule in the fusion ablation, in (0, 1].
-    dissimilar: a third negative set for the negative-set ablation (may be empty).
-    splits: the world splits the settings run on (:data:`TEST_SPLITS` or :data:`VAL_SPLITS`).
+    id_labels: K >= 1 labels. shipped: the main label file's negatives (M >= 1; a
+    :class:`NegativeSet` keyed 'shipped' or the words). random: the random-word control (a set
+    keyed 'random' or the words; may be empty: its rows are then left out). fusion / weight:
+    the card's NegA rule (any of NEGA_FUSIONS but 'off'; w in [0, 1], read by 'weighted' and
+    'gate'). extra_sets: further negative sets (distinct keys, not in
+    :data:`RESERVED_SET_KEYS`, at least one word each). Sets may share words: the NegA-off
+    setting gets their union, each spelling once, so that every row reads the embeddings of its
+    own words; no set may name an ID label (compared with
+    :func:`~negas_ros.labels.normalize_label`).
+    fusion_grid: (rule, w) pairs of the fusion ablation besides 'off' (distinct names, see
+    :func:`fusion_name`). splits: the world splits (:data:`TEST_SPLITS` or :data:`VAL_SPLITS`).
     """
     if not id_labels:
         raise ValueError('at least one ID label is needed')
-    if not similar:
+    shipped_set = _as_set(shipped, 'shipped', 'shipped')
+    random_set = _as_set(random, 'random', 'random words')
+    if not shipped_set.words:
         raise ValueError('the benchmark needs the NegAS negatives (negative_labels is empty)')
-    if fusion not in ('max', 'weighted'):
-        raise ValueError(f"the negas row needs NegA on ('max' or 'weighted'), got {fusion!r}")
-    for w in (weight, *weights):
-        if not (math.isfinite(w) and 0.0 < w <= 1.0):
-            raise ValueError(f'fusion weights must lie in (0, 1], got {w}')
-    similar_t, random_t, dissimilar_t = tuple(similar), tuple(random), tuple(dissimilar)
-    seen = {normalize_label(w) for w in id_labels}
-    for name, words in (('similar', similar_t), ('dissimilar', dissimilar_t),
-                        ('random', random_t)):
-        keys = [normalize_label(w) for w in words]
-        repeated = sorted(set(keys) & seen | {k for k in keys if keys.count(k) > 1})
+    nega_on = tuple(f for f in NEGA_FUSIONS if f != 'off')
+    if fusion not in nega_on:
+        raise ValueError(f'the negas row needs NegA on (one of {nega_on}), got {fusion!r}')
+    card_weight = _check_weight(weight, f'the card rule {fusion!r}')
+    extras = tuple(extra_sets)
+    for extra in extras:
+        check_set_key(extra.key)
+        if not extra.words:
+            raise ValueError(f'negative set {extra.key!r} has no words')
+    keys = [s.key for s in extras]
+    repeated_keys = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated_keys:
+        raise ValueError(f'negative set keys repeat: {repeated_keys}')
+    sets = (shipped_set, *extras, *((random_set,) if random_set.words else ()))
+    id_keys = {normalize_label(w) for w in id_labels}
+    for nset in sets:
+        repeated = sorted({w for w in nset.words if normalize_label(w) in id_keys})
         if repeated:
-            raise ValueError(f'{name} negatives repeat an ID label or another set: {repeated}')
-        seen.update(keys)
+            raise ValueError(f'negative set {nset.key!r} repeats an ID label: {repeated}')
+    grid: list[tuple[str, str, float]] = []
+    for rule, w in fusion_grid:
+        if rule not in nega_on:
+            raise ValueError(f'fusion grid: {rule!r} is not a NegA-on rule {nega_on} ("off" is '
+                             'always part of the ablation)')
+        w = _check_weight(w, f'fusion grid {rule!r}')
+        name = fusion_name(rule, w)
+        if name in {g[0] for g in grid}:
+            raise ValueError(f'fusion grid repeats {name!r}')
+        grid.append((name, rule, w if rule in WEIGHTED_FUSIONS else 0.0))
 
     settings: dict[str, NetworkSetting] = {}
     by_signature: dict[tuple[str, float, tuple[str, ...]], str] = {}
@@ -317,82 +390,67 @@ def build_plan(id_labels: Sequence[str], similar: Sequence[str], random: Sequenc
             tuple(dict.fromkeys(old.attention + setting.attention)))
         return canonical
 
-    every, attention = splits.every, splits.attention
-    off = add(NetworkSetting('nega_off', 'off', 0.0, similar_t + dissimilar_t + random_t,
-                             every, attention))
-    on = add(NetworkSetting('nega', fusion, weight if fusion == 'weighted' else 0.0, similar_t,
-                            every, attention))
-    on_dissimilar = None
-    if dissimilar_t:
-        on_dissimilar = add(NetworkSetting('nega_dissimilar', fusion,
-                                           weight if fusion == 'weighted' else 0.0,
-                                           dissimilar_t, splits.evaluated))
-    on_random = None
-    if random_t:
-        on_random = add(NetworkSetting('nega_random', fusion,
-                                       weight if fusion == 'weighted' else 0.0, random_t,
-                                       every, attention))
+    every, attention, evaluated = splits.every, splits.attention, splits.evaluated
+    shipped_t = shipped_set.words
+    card_w = card_weight if fusion in WEIGHTED_FUSIONS else 0.0
+    union = tuple(dict.fromkeys(w for nset in sets for w in nset.words))
+    off = add(NetworkSetting('nega_off', 'off', 0.0, union, every, attention))
+    on = add(NetworkSetting('nega', fusion, card_w, shipped_t, every, attention))
+    on_keys = {'shipped': on}
+    for extra in extras:
+        on_keys[extra.key] = add(NetworkSetting(f'nega_{extra.key}', fusion, card_w,
+                                                extra.words, evaluated))
+    if random_set.words:
+        on_keys['random'] = add(NetworkSetting('nega_random', fusion, card_w, random_set.words,
+                                               every, attention))
 
-    def row(key: str, title: str, setting: str, method: str,
-            negatives: tuple[str, ...]) -> RowSpec:
-        return RowSpec(key, title, setting, method, negatives)
-
-    rows = [row(key, title, off, method, similar_t if uses else ())
+    rows = [RowSpec(key, title, off, method, shipped_t if uses else ())
             for key, title, method, uses in MAIN_METHODS]
-    rows.append(row('negas', f'NegA ({settings[on].describe()}) + NegS (NegAS)', on, 'negs',
-                    similar_t))
+    rows.append(RowSpec('negas', f'NegA ({settings[on].describe()}) + NegS (NegAS)', on, 'negs',
+                        shipped_t))
 
     ablations: dict[str, tuple[RowSpec, ...]] = {}
-    sets = [('similar', 'similar (NegAS)', similar_t, on), ('none', 'none', (), off)]
-    if on_random is not None:
-        sets.insert(1, ('random', 'random words', random_t, on_random))
-    if on_dissimilar is not None:
-        sets.insert(1, ('dissimilar', 'dissimilar (left out)', dissimilar_t, on_dissimilar))
     negative_rows = []
-    for name, title, words, on_key in sets:
-        # Without negatives NegA has nothing to add: 'none, NegA on' is the NegA-off network.
-        on_title = f'{title}, NegA on' if words else f'{title}, NegA on (= off)'
-        negative_rows.append(row(f'{name}/nega_off', f'{title}, NegA off', off, 'negs', words))
-        negative_rows.append(row(f'{name}/nega_on', on_title, on_key, 'negs', words))
+    for nset in sets:
+        negative_rows.append(RowSpec(f'{nset.key}/nega_off', f'{nset.title}, NegA off', off,
+                                     'negs', nset.words))
+        negative_rows.append(RowSpec(f'{nset.key}/nega_on', f'{nset.title}, NegA on',
+                                     on_keys[nset.key], 'negs', nset.words))
+    # Without negatives NegA has nothing to add: 'none, NegA on' is the NegA-off network.
+    negative_rows.append(RowSpec('none/nega_off', 'none, NegA off', off, 'negs', ()))
+    negative_rows.append(RowSpec('none/nega_on', 'none, NegA on (= off)', off, 'negs', ()))
     ablations['negatives'] = tuple(negative_rows)
 
-    count_rows = [row('0/nega_off', '0 (none), NegA off', off, 'negs', ()),
-                  row('0/nega_on', '0 (none), NegA on (= off)', off, 'negs', ())]
-    m = len(similar_t)
-    for n in sorted({c for c in counts if 0 < c < m}):
-        words = similar_t[:n]
-        key = add(NetworkSetting(f'nega_n{n}', fusion, weight if fusion == 'weighted' else 0.0,
-                                 words, splits.ablation))
-        count_rows.append(row(f'{n}/nega_off', f'{n}, NegA off', off, 'negs', words))
-        count_rows.append(row(f'{n}/nega_on', f'{n}, NegA on', key, 'negs', words))
-    count_rows.append(row('all/nega_off', f'all ({m}), NegA off', off, 'negs', similar_t))
-    count_rows.append(row('all/nega_on', f'all ({m}), NegA on', on, 'negs', similar_t))
-    ablations['num_negatives'] = tuple(count_rows)
-
-    fusion_keys = [('off', off), ('max', add(NetworkSetting('max', 'max', 0.0, similar_t,
-                                                            splits.ablation)))]
-    for w in weights:
-        fusion_keys.append((f'weighted_{_weight_key(w)}', add(NetworkSetting(
-            f'weighted_{_weight_key(w)}', 'weighted', float(w), similar_t, splits.ablation))))
+    fusion_keys = [('off', off)]
+    for name, rule, w in grid:
+        captured = rule in ATTENTION_GRID_RULES
+        fusion_keys.append((name, add(NetworkSetting(
+            name, rule, w, shipped_t, every if captured else evaluated,
+            attention if captured else ()))))
     fusion_rows = []
     for name, key in fusion_keys:
-        title = settings[key].describe() if name != 'off' else 'off'
-        fusion_rows.append(row(f'{name}/negs', f'{title}, NegS', key, 'negs', similar_t))
-        fusion_rows.append(row(f'{name}/max_sigmoid', f'{title}, max-sigmoid', key,
-                               'max_sigmoid', ()))
+        title = settings[key].describe()
+        fusion_rows.append(RowSpec(f'{name}/negs', f'{title}, NegS', key, 'negs', shipped_t))
+        fusion_rows.append(RowSpec(f'{name}/max_sigmoid', f'{title}, max-sigmoid', key,
+                                   'max_sigmoid', ()))
     ablations['fusion'] = tuple(fusion_rows)
 
     form_rows = []
-    for method in ('negs', 'negs_ratio', 'negs_diff', 'negs_softmax', 'neglabel'):
-        form_rows.append(row(f'{method}/nega_off', f'{method}, NegA off', off, method,
-                             similar_t))
-        form_rows.append(row(f'{method}/nega_on', f'{method}, NegA on', on, method, similar_t))
+    for method in SCORE_FORMS:
+        form_rows.append(RowSpec(f'{method}/nega_off', f'{method}, NegA off', off, method,
+                                 shipped_t))
+        form_rows.append(RowSpec(f'{method}/nega_on', f'{method}, NegA on', on, method,
+                                 shipped_t))
     ablations['score_forms'] = tuple(form_rows)
 
     attention_settings = [('NegA off (baseline)', off), (f'NegA {settings[on].describe()}', on)]
-    if on_random is not None:
+    if 'random' in on_keys:
         attention_settings.append(
-            (f'NegA {settings[on_random].describe()}, random words', on_random))
-    return BenchmarkPlan(tuple(id_labels), similar_t, random_t, fusion, float(weight),
-                         dissimilar_t, settings, tuple(rows), ablations,
-                         tuple(attention_settings), splits)
+            (f"NegA {settings[on_keys['random']].describe()}, random words", on_keys['random']))
+    for _name, key in fusion_keys[1:]:
+        rule = settings[key].fusion
+        if rule in ATTENTION_GRID_RULES and key not in {k for _t, k in attention_settings}:
+            attention_settings.append((f'NegA {settings[key].describe()}', key))
+    return BenchmarkPlan(tuple(id_labels), shipped_t, random_set.words, fusion, card_weight,
+                         sets, settings, tuple(rows), ablations, tuple(attention_settings),
+                         splits)

@@ -4,15 +4,22 @@
 :func:`results_document` turns it into the results.json document; :func:`reproduce_quick`
 recomputes the quick subset's main rows alone (what the reproduction test compares with the
 ``quick`` block of results.json).
+
+Negative sets: ``shipped`` is the main label file's ``negative_labels``; the extra sets are
+other label files for the same ID labels (:func:`load_negative_set`; by default every
+``*.yaml`` of config/labels/ablation/, :func:`default_negative_set_files`); ``random`` is
+:func:`random_negative_set`: random WordNet object nouns through the same
+:class:`~negas_ros.negatives.filtering.NegativeFilter` as every generated list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 import datetime
 import hashlib
 import logging
+import math
 import os
 from pathlib import Path
 import platform
@@ -27,19 +34,20 @@ from negas_ros.benchmark.collect import BenchmarkOutputs, collect
 from negas_ros.benchmark.plan import (
     TEST_SPLITS,
     BenchmarkPlan,
+    NegativeSet,
     SplitSet,
     build_plan,
-    leftover_words,
-    random_word_vectors,
+    check_set_key,
 )
 from negas_ros.benchmark.protocol import RowResult, evaluate_rows
-from negas_ros.benchmark.report import rows_document, target_check
+from negas_ros.benchmark.report import named_categories, rows_document, target_check
+from negas_ros.benchmark.select import select_choices
 from negas_ros.evaluation import to_jsonable
 from negas_ros.labels import LabelSet, load_labels
 from negas_ros.machine import cpu_name
 
 if TYPE_CHECKING:
-    from negas_ros.backends.yolo_world.backend import YoloWorldBackend
+    from negas_ros.backends.yolo_world.backend import ModelCard, YoloWorldBackend
 
 __all__ = [
     'DEFAULT_COUNTS',
@@ -48,10 +56,19 @@ __all__ = [
     'REPO_ROOT',
     'BenchmarkConfig',
     'BenchmarkRun',
+    'LoadedNegatives',
     'default_labels_path',
     'default_model_dir',
+    'default_negative_set_files',
     'display_path',
+    'load_negative_set',
+    'load_negatives',
+    'make_plan',
+    'negative_set_key',
+    'negative_sets_meta',
     'quick_differences',
+    'random_negative_set',
+    'recorded_negative_sets',
     'reproduce_quick',
     'results_document',
     'run_benchmark',
@@ -93,17 +110,41 @@ def default_model_dir() -> Path:
     return Path(__file__).resolve().parents[1] / 'models' / 'negas_mini'
 
 
-def default_labels_path() -> Path:
-    """``config/labels/world.yaml`` of the source tree (or the install's share directory)."""
-    path = REPO_ROOT / 'config' / 'labels' / 'world.yaml'
-    if path.is_file():
+def _config_path(*parts: str) -> Path:
+    """``config/<parts>`` of the source tree if it exists, else of the install's share
+    directory if that exists, else the source-tree path (for the error message)."""
+    path = REPO_ROOT.joinpath('config', *parts)
+    if path.exists():
         return path
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        return Path(get_package_share_directory('negas_ros')) / 'config' / 'labels' / 'world.yaml'
+        shared = Path(get_package_share_directory('negas_ros')).joinpath('config', *parts)
+        return shared if shared.exists() else path
     except Exception:  # no ament index (source tree): keep the path for the error message
         return path
+
+
+def default_labels_path() -> Path:
+    """``config/labels/world.yaml`` of the source tree (or the install's share directory)."""
+    return _config_path('labels', 'world.yaml')
+
+
+def negative_set_key(path: Path | str) -> str:
+    """The key of a default negative set: the file stem without a leading ``world_``
+    (config/labels/ablation/world_llm_style.yaml -> 'llm_style')."""
+    stem = Path(path).stem
+    return stem[len('world_'):] if stem.startswith('world_') and len(stem) > 6 else stem
+
+
+def default_negative_set_files() -> tuple[tuple[str, Path], ...]:
+    """The default extra negative sets: every ``*.yaml`` of ``config/labels/ablation/`` (source
+    tree, else the install's share directory), sorted by name, as (key, path) pairs
+    (:func:`negative_set_key`). Empty when the directory does not exist."""
+    directory = _config_path('labels', 'ablation')
+    if not directory.is_dir():
+        return ()
+    return tuple((negative_set_key(p), p) for p in sorted(directory.glob('*.yaml')))
 
 
 @dataclass(frozen=True)
@@ -119,6 +160,10 @@ class BenchmarkConfig:
     device: torch device. splits: the world splits: :data:`~negas_ros.benchmark.plan.TEST_SPLITS`
     (the reported benchmark) or :data:`~negas_ros.benchmark.plan.VAL_SPLITS` (their
     validation twins, where every tuning choice is made).
+    negative_sets: the extra negative sets as (key, label file) pairs; None: the default ones
+    (:func:`default_negative_set_files`, resolved by :func:`run_benchmark`); (): none.
+    random_words: the random-word control's words; None: drawn from WordNet with ``seed``
+    (:func:`random_negative_set`). Giving them runs the benchmark without WordNet.
     """
 
     model: Path
@@ -131,6 +176,8 @@ class BenchmarkConfig:
     threads: int = 1
     device: str = 'cpu'
     splits: SplitSet = TEST_SPLITS
+    negative_sets: tuple[tuple[str, Path], ...] | None = None
+    random_words: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ('id', 'ood', 'attention'):
@@ -147,6 +194,27 @@ class BenchmarkConfig:
         if not isinstance(self.splits, SplitSet):
             raise TypeError(f'splits must be a SplitSet (TEST_SPLITS, VAL_SPLITS or '
                             f'SPLIT_SETS[name]), got {self.splits!r}')
+        if self.negative_sets is not None:
+            pairs = tuple((str(key), Path(path)) for key, path in self.negative_sets)
+            keys = [check_set_key(key) for key, _ in pairs]
+            repeated = sorted({k for k in keys if keys.count(k) > 1})
+            if repeated:
+                raise ValueError(f'negative set keys repeat: {repeated}')
+            object.__setattr__(self, 'negative_sets', pairs)
+        if self.random_words is not None:
+            object.__setattr__(self, 'random_words', tuple(self.random_words))
+
+
+@dataclass(frozen=True)
+class LoadedNegatives:
+    """The negative sets of a run: shipped (the main label file's), the extra sets, random
+    (empty when the control is left out), and the label file of each set read from one
+    (key -> path: 'shipped' and every extra set)."""
+
+    shipped: NegativeSet
+    extra: tuple[NegativeSet, ...]
+    random: NegativeSet
+    files: Mapping[str, Path] = field(default_factory=dict)
 
 
 @dataclass
@@ -162,6 +230,7 @@ class BenchmarkRun:
     overlap: dict[str, dict[str, dict[str, dict[str, float | int]]]]
     timings: dict[str, float] = field(default_factory=dict)
     model_info: dict[str, Any] = field(default_factory=dict)
+    negative_files: dict[str, Path] = field(default_factory=dict)
 
 
 def _sha256(path: Path) -> str | None:
@@ -174,53 +243,94 @@ def _sha256(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-RANDOM_WORD = 'random word {:02d}'
-"""Names of the random-word control's negatives (their embeddings: random_word_vectors)."""
+def _provenance_method(path: Path) -> str | None:
+    """The ``provenance.method`` of a label file, if it has one."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    provenance = data.get('provenance') if isinstance(data, dict) else None
+    method = provenance.get('method') if isinstance(provenance, dict) else None
+    if method is None:
+        return None
+    return str(method).strip() or None
 
 
-def _vocabulary(backend: YoloWorldBackend, template: str) -> list[str]:
-    """Words the model has embeddings for: the offline vocabulary's labels (un-templated), or
-    the world's category names when the model has a text tower instead."""
-    table = backend.embedder.table
-    if table is None:
-        from negas_ros.world import CATEGORIES
+def load_negative_set(key: str, path: Path | str, id_labels: Sequence[str],
+                      main: Path | str | None = None) -> NegativeSet:
+    """An extra negative set from a label file: its ``negative_labels``, titled by its
+    ``provenance.method`` (else the key).
 
-        return [c.name for c in CATEGORIES]
-    prefix, _, suffix = template.partition('{}')
-    words = []
-    for label in table.labels:
-        if label.startswith(prefix) and label.endswith(suffix) and len(label) > len(
-                prefix) + len(suffix):
-            words.append(label[len(prefix):len(label) - len(suffix)])
-    return words
-
-
-def with_random_words(backend: YoloWorldBackend, count: int, seed: int, template: str,
-                      device: str = 'cpu') -> tuple[YoloWorldBackend, tuple[str, ...]]:
-    """A backend over the same network whose embedder also knows ``count`` random words.
-
-    Why random vectors and not random vocabulary words: the shipped model's vocabulary is the
-    world's 18 category names, of which the NegAS rule keeps most; "random words" drawn from
-    it would be the same words. A word outside it is, to a learned-table encoder, a random
-    direction (:func:`~negas_ros.benchmark.plan.random_word_vectors`), as an everyday word is
-    to CLIP an unrelated one. Returns the backend and the words' names (:data:`RANDOM_WORD`).
+    The file's ``id_labels`` must equal ``id_labels`` (those of the main label file ``main``),
+    in order: a list is written for its ID labels. Raises ValueError (LabelError) naming both
+    files otherwise, or when the file cannot be read or has no negative labels.
     """
-    from negas_ros.backends.yolo_world.backend import YoloWorldBackend
-    from negas_ros.backends.yolo_world.text import TextEmbedder, TextEmbeddingTable
+    path = Path(path)
+    check_set_key(key)
+    labels = load_labels(path)
+    if labels.id_labels != tuple(id_labels):
+        main_name = 'the main label file' if main is None else f'the main label file {main}'
+        raise ValueError(
+            f'negative set {key!r}: {path} has id_labels {list(labels.id_labels)}, but '
+            f'{main_name} has {list(id_labels)}; a negative set must be written for the same '
+            'ID labels, in the same order (choose the sets with --negative-set KEY=YAML, or '
+            'leave the default ones out with --no-default-sets)')
+    if not labels.negative_labels:
+        raise ValueError(f'negative set {key!r}: {path} has no negative_labels')
+    method = _provenance_method(path)
+    source = display_path(path) + (f' ({method})' if method else '')
+    return NegativeSet(key, method or key, labels.negative_labels, source)
 
-    names = tuple(RANDOM_WORD.format(i + 1) for i in range(count))
-    vectors = random_word_vectors(count, backend.net.config.embed_dim, seed)
-    prompts = tuple(template.format(name) for name in names)
-    old = backend.embedder.table
-    if old is None:
-        table = TextEmbeddingTable(prompts, vectors, 'ood-benchmark random words')
+
+def random_negative_set(id_labels: Sequence[str], count: int, seed: int) -> NegativeSet:
+    """The random-word control: ``count`` random WordNet object nouns.
+
+    :func:`negas_ros.negatives.generate.generate_random` with ``ceil(count / K)`` words per ID
+    label (K ID labels), seeded with ``seed`` and filtered by the same
+    :class:`~negas_ros.negatives.filtering.NegativeFilter` as every generated list (no ID
+    label, no synonym, hypernym, hyponym or part of one), truncated to ``count``. The
+    detector's sentence encoder embeds any English phrase, so these are real words, unrelated
+    to the scenes, like NegLabel's random everyday words. Needs WordNet (WordNetError, an
+    OSError, without it); ``count`` 0 gives an empty set without it.
+    """
+    if count <= 0:
+        return NegativeSet('random', 'random words', (), 'none drawn')
+    from negas_ros.negatives import NegativeFilter, generate_random, load_wordnet
+
+    ids = tuple(id_labels)
+    wordnet = load_wordnet()
+    per_label = max(1, math.ceil(count / len(ids)))
+    result = generate_random(ids, NegativeFilter(ids, wordnet), per_label, seed)
+    words = tuple(result.negatives[:count])
+    if len(words) < count:
+        _log.warning('only %d random words passed the filter (%d wanted)', len(words), count)
+    source = (f'WordNet {wordnet.version} object nouns drawn at random (seed {seed}) through '
+              'the NegativeFilter of the ID labels (negas_ros.negatives.generate_random)')
+    return NegativeSet('random', 'random words', words, source)
+
+
+def load_negatives(labels: LabelSet, labels_path: Path | str,
+                   files: Sequence[tuple[str, Path]] | None, seed: int,
+                   random_words: Sequence[str] | None = None) -> LoadedNegatives:
+    """Every negative set of a run: shipped (``labels.negative_labels``), the extra sets of
+    ``files`` ((key, label file) pairs; None: :func:`default_negative_set_files`), and random
+    (``random_words`` if given, else :func:`random_negative_set` with as many words as the
+    shipped list, drawn with ``seed``)."""
+    labels_path = Path(labels_path)
+    method = _provenance_method(labels_path)
+    shipped = NegativeSet('shipped', 'shipped', labels.negative_labels,
+                          display_path(labels_path) + (f' ({method})' if method else ''))
+    pairs = default_negative_set_files() if files is None else tuple(files)
+    extra = tuple(load_negative_set(key, path, labels.id_labels, display_path(labels_path))
+                  for key, path in pairs)
+    if random_words is not None:
+        random = NegativeSet('random', 'random words', tuple(random_words), 'given explicitly')
     else:
-        table = TextEmbeddingTable(old.labels + prompts, np.vstack([old.embeddings, vectors]),
-                                   old.source)
-    embedder = TextEmbedder(table, backend.embedder.text_model, device,
-                            backend.embedder.text_projection)
-    return YoloWorldBackend(backend.net, embedder, backend.card, device=device,
-                            source=backend.source), names
+        random = random_negative_set(labels.id_labels, len(labels.negative_labels), seed)
+    return LoadedNegatives(shipped, extra, random,
+                           {'shipped': labels_path, **{key: Path(p) for key, p in pairs}})
 
 
 def load_backend(config: BenchmarkConfig) -> YoloWorldBackend:
@@ -233,21 +343,14 @@ def load_backend(config: BenchmarkConfig) -> YoloWorldBackend:
     return YoloWorldBackend.from_card(load_model_card(str(config.model)), config.device)
 
 
-def make_plan(backend: YoloWorldBackend, labels: LabelSet, seed: int,
-              device: str = 'cpu', splits: SplitSet = TEST_SPLITS
-              ) -> tuple[YoloWorldBackend, BenchmarkPlan]:
-    """The benchmark plan for a loaded model and label set on ``splits``, and the backend to
-    run it with (it also knows the random words, drawn with ``seed``)."""
-    similar = labels.negative_labels
-    dissimilar = leftover_words(_vocabulary(backend, labels.prompt_template),
-                                (*labels.id_labels, *similar))
-    backend, random = with_random_words(backend, len(similar), seed, labels.prompt_template,
-                                        device)
-    card = backend.card
+def make_plan(card: ModelCard, labels: LabelSet, negatives: LoadedNegatives,
+              splits: SplitSet = TEST_SPLITS) -> BenchmarkPlan:
+    """The benchmark plan for a model card, label set and negative sets on ``splits``: the
+    ``negas`` row (and every set's NegA-on row) runs the card's NegA rule ('max' when the card
+    says 'off')."""
     fusion = card.nega_fusion if card.nega_fusion != 'off' else 'max'
-    plan = build_plan(labels.id_labels, similar, random, fusion, card.nega_weight,
-                      dissimilar=dissimilar, splits=splits)
-    return backend, plan
+    return build_plan(labels.id_labels, negatives.shipped, negatives.random, fusion,
+                      card.nega_weight, extra_sets=negatives.extra, splits=splits)
 
 
 def image_size_for(backend: YoloWorldBackend, image_size: tuple[int, int] | None
@@ -293,8 +396,13 @@ def run_benchmark(config: BenchmarkConfig, log_progress: bool = True) -> Benchma
 
     start = time.perf_counter()
     labels = load_labels(config.labels)
+    # The label files before the model: a wrong file fails at once, not after loading.
+    if config.negative_sets is None:
+        config = replace(config, negative_sets=default_negative_set_files())
+    negatives = load_negatives(labels, config.labels, config.negative_sets, config.seed,
+                               config.random_words)
     backend = load_backend(config)
-    backend, plan = make_plan(backend, labels, config.seed, config.device, config.splits)
+    plan = make_plan(backend.card, labels, negatives, config.splits)
     loaded = time.perf_counter()
     size = image_size_for(backend, config.image_size)
     config = replace(config, image_size=size)
@@ -325,7 +433,7 @@ def run_benchmark(config: BenchmarkConfig, log_progress: bool = True) -> Benchma
         'labels': display_path(config.labels), 'labels_sha256': _sha256(config.labels),
     }
     return BenchmarkRun(config, labels, plan, outputs, results, quick, overlap, timings,
-                        model_info)
+                        model_info, dict(negatives.files))
 
 
 def _covers(counts: Counts, quick: Counts) -> bool:
@@ -370,6 +478,7 @@ def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
     doc['ablations'] = {name: rows_document(run.results, plan, [r.key for r in rows])
                         for name, rows in plan.ablations.items()}
     doc['attention_overlap'] = to_jsonable(run.overlap)
+    doc['selection'] = to_jsonable(select_choices(doc))
     for key, ood_set in (('target', 'near'), ('target_unseen', 'near_unseen')):
         check = target_check(main, ood_set)
         split = splits.ood[ood_set]
@@ -402,9 +511,7 @@ def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
                        for split, data in run.outputs.splits.items()},
         'rows': [r.key for r in plan.rows],
         'id_labels': list(plan.id_labels),
-        'negatives_similar': list(plan.similar),
-        'negatives_random': list(plan.random),
-        'negatives_dissimilar': list(plan.dissimilar),
+        'negative_sets': negative_sets_meta(plan, run.negative_files),
         'settings': {key: {'fusion': s.fusion, 'weight': s.weight,
                            'negatives': len(s.negatives), 'splits': list(s.splits)}
                      for key, s in plan.settings.items()},
@@ -416,23 +523,71 @@ def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
     return doc
 
 
+def negative_sets_meta(plan: BenchmarkPlan, files: Mapping[str, Path]) -> list[dict[str, Any]]:
+    """results.json ``meta.negative_sets``: per set (table order) its key, title, label file
+    (display path, None for random) and its sha256, source, words, and ``names``: per OOD set
+    (near, far, near_unseen, far_unseen) the categories of its world split that the list
+    literally names (:func:`~negas_ros.benchmark.report.named_categories`)."""
+    from negas_ros.world.splits import SPLITS as WORLD_SPLITS
+
+    out = []
+    for nset in plan.negative_sets:
+        path = files.get(nset.key)
+        out.append({
+            'key': nset.key, 'title': nset.title,
+            'file': None if path is None else display_path(path),
+            'sha256': None if path is None else _sha256(Path(path)),
+            'source': nset.source, 'words': list(nset.words),
+            'names': {name: named_categories(nset.words, WORLD_SPLITS[split].categories)
+                      for name, split in plan.splits.ood.items()},
+        })
+    return out
+
+
+def recorded_negative_sets(meta: Mapping[str, Any]
+                           ) -> tuple[tuple[tuple[str, Path], ...] | None, tuple[str, ...] | None]:
+    """The ``negative_sets`` and ``random_words`` arguments of :func:`reproduce_quick` that
+    give the NegA-off run of a recorded run (results.json ``meta``) its negative columns: the
+    extra sets' label files (paths relative to :data:`REPO_ROOT` unless absolute) and the
+    random words. (None, None) for a document without ``meta.negative_sets`` (older runs):
+    the defaults then."""
+    entries = meta.get('negative_sets')
+    if entries is None:
+        return None, None
+    files = tuple((e['key'], Path(e['file']) if Path(e['file']).is_absolute()
+                   else REPO_ROOT / e['file'])
+                  for e in entries if e['key'] not in ('shipped', 'random'))
+    random = next((tuple(e['words']) for e in entries if e['key'] == 'random'), ())
+    return files, random
+
+
 def reproduce_quick(model: Path, labels: Path, seed: int, box_threshold: float,
                     image_size: tuple[int, int] | None, threads: int,
                     counts: Counts = QUICK_COUNTS,
-                    splits: SplitSet = TEST_SPLITS) -> dict[str, Any]:
+                    splits: SplitSet = TEST_SPLITS, *,
+                    negative_sets: Sequence[tuple[str, Path]] | None = None,
+                    random_words: Sequence[str] | None = None) -> dict[str, Any]:
     """The main rows on the quick subset of ``splits`` alone, as results.json entries.
 
     Runs only the two settings the main rows use (NegA off and the card's NegA), no attention
     capture: per image, each setting's outputs do not depend on what else runs, so the numbers
     equal those of the full run's quick block (up to float determinism on the machine).
+    negative_sets, random_words: as in :class:`BenchmarkConfig` (None: the defaults), so that
+    the NegA-off run gets the same negative columns as the full run did.
     """
     from negas_ros.world import World
 
     config = BenchmarkConfig(model, labels, counts, None, seed, box_threshold, image_size,
-                             threads, splits=splits)
+                             threads, splits=splits,
+                             negative_sets=None if negative_sets is None else tuple(
+                                 negative_sets),
+                             random_words=None if random_words is None else tuple(
+                                 random_words))
     label_set = load_labels(labels)
+    negatives = load_negatives(label_set, labels, config.negative_sets, seed,
+                               config.random_words)
     backend = load_backend(config)
-    backend, full = make_plan(backend, label_set, seed, splits=splits)
+    full = make_plan(backend.card, label_set, negatives, splits)
     plan = full.restricted({row.setting for row in full.rows})
     no_attention = Counts(counts.id, counts.ood, 0)  # mixed_test/_val serve attention only
     size = image_size_for(backend, image_size)

@@ -11,7 +11,22 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from negas_ros.benchmark.run import BenchmarkConfig
 
-__all__ = ['register']
+__all__ = ['parse_negative_set', 'register']
+
+
+def parse_negative_set(text: str) -> tuple[str, Path]:
+    """``--negative-set KEY=YAML`` -> (key, path); argparse reports a bad value."""
+    from negas_ros.benchmark.plan import check_set_key
+
+    key, sep, path = text.partition('=')
+    key, path = key.strip(), path.strip()
+    if not sep or not key or not path:
+        raise argparse.ArgumentTypeError(f'expected KEY=YAML (e.g. llm=labels.yaml), got {text!r}')
+    try:
+        check_set_key(key)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return key, Path(path)
 
 _log = logging.getLogger('negas_ros.ood_benchmark')
 
@@ -25,17 +40,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description='Run the detector on rendered ID (id_test) and OOD (ood_near, ood_far and '
                     'their _unseen twins) images and report FPR95 / AUROC / AUPR per OOD set '
                     'and COCO ID mAP for max-sigmoid, energy, JointEnergy, NegLabel, NegS '
-                    'and NegA + NegS, with ablations (negative set, number of negatives, NegA '
-                    'fusion, attention on OOD masks). Writes OUT/results.md, OUT/results.json '
+                    'and NegA + NegS, with ablations (negative list: the shipped one, the '
+                    'extra sets, random WordNet words, none; NegA rule grid; score forms; '
+                    'attention on OOD masks). Writes OUT/results.md, OUT/results.json '
                     'and OUT/img/results_*.png and prints the table. With --splits val the '
                     'same protocol runs on the validation twins (id_val, ood_val_near, ...), '
-                    'where every tuning choice is made; the test splits are for reporting.')
+                    'where every tuning choice is made (results.md then shows the choices); '
+                    'the test splits are for reporting.')
     parser.add_argument('--model', type=Path, default=None, metavar='DIR',
                         help='model directory, card or checkpoint (default: the shipped '
                              'negas_ros/models/negas_mini)')
     parser.add_argument('--labels', type=Path, default=None, metavar='YAML',
                         help='label file: ID labels and the NegAS negatives (default: '
                              'config/labels/world.yaml)')
+    parser.add_argument('--negative-set', action='append', type=parse_negative_set,
+                        default=None, metavar='KEY=YAML', dest='negative_sets',
+                        help='an extra negative list for the negative-set ablation (repeatable): '
+                             'a label file with the same id_labels as --labels, its '
+                             'negative_labels read as set KEY (rows KEY/nega_off, KEY/nega_on). '
+                             'Default: every *.yaml in config/labels/ablation/ (key: the file '
+                             'stem without a leading "world_")')
+    parser.add_argument('--no-default-sets', action='store_true',
+                        help='leave the default extra negative sets out (only the shipped '
+                             'list, random words and none, plus any --negative-set)')
     parser.add_argument('--id-images', type=int, default=None, metavar='N',
                         help=f'ID images (id_test or id_val; default {DEFAULT_COUNTS.id}; --quick '
                              f'{QUICK_COUNTS.id})')
@@ -99,6 +126,14 @@ def _run(args: argparse.Namespace) -> int:
                          'training script; give --model DIR)')
     if not labels.is_file():
         raise ValueError(f'label file {labels} does not exist; give --labels YAML')
+    negative_sets = None  # the default sets
+    if args.negative_sets:
+        negative_sets = tuple(args.negative_sets)
+    elif args.no_default_sets:
+        negative_sets = ()
+    for key, path in negative_sets or ():
+        if not path.is_file():
+            raise ValueError(f'negative set {key!r}: label file {path} does not exist')
     splits = SPLIT_SETS[args.splits]
     out = args.out
     if out is None and not args.quick:
@@ -111,7 +146,8 @@ def _run(args: argparse.Namespace) -> int:
                              seed=args.seed, box_threshold=args.box_threshold,
                              image_size=None if args.image_size is None else (
                                  args.image_size, args.image_size),
-                             threads=args.threads, splits=splits)
+                             threads=args.threads, splits=splits,
+                             negative_sets=negative_sets)
     run = run_benchmark(config)
     command = _command(run.config, out, args.quick)
     doc = results_document(run, command)
@@ -123,11 +159,16 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _same_files(a: tuple[tuple[str, Path], ...], b: tuple[tuple[str, Path], ...]) -> bool:
+    return [(k, p.resolve()) for k, p in a] == [(k, p.resolve()) for k, p in b]
+
+
 def _command(config: BenchmarkConfig, out: Path | None, quick: bool) -> str:
     """The command that reproduces this run, every effective option spelled out (``--splits``
-    only when not the default test splits, so test runs record the command they always did)."""
+    only when not the default test splits, the negative sets only when not the default ones,
+    so that default runs record the command they always did)."""
     from negas_ros.benchmark.plan import TEST_SPLITS
-    from negas_ros.benchmark.run import display_path
+    from negas_ros.benchmark.run import default_negative_set_files, display_path
 
     parts = ['negas-ros', 'ood-benchmark', '--model', display_path(config.model),
              '--labels', display_path(config.labels),
@@ -138,6 +179,12 @@ def _command(config: BenchmarkConfig, out: Path | None, quick: bool) -> str:
         parts += ['--image-size', str(config.image_size[0])]
     if config.splits != TEST_SPLITS:
         parts += ['--splits', config.splits.name]
+    sets = config.negative_sets
+    if sets is not None and not _same_files(sets, default_negative_set_files()):
+        if not sets:
+            parts.append('--no-default-sets')
+        for key, path in sets:
+            parts += ['--negative-set', f'{key}={display_path(path)}']
     if out is not None:
         parts += ['--out', display_path(out)]
     if quick:

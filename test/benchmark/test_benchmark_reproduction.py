@@ -23,6 +23,7 @@ from negas_ros.benchmark.run import (
     default_labels_path,
     default_model_dir,
     quick_differences,
+    recorded_negative_sets,
     reproduce_quick,
 )
 
@@ -49,11 +50,21 @@ def test_benchmark_quick_subset_reproduces() -> None:
     assert _sha256(labels) == meta['model']['labels_sha256'], (
         'docs/results.json was written for another label file: rerun negas-ros ood-benchmark')
 
+    # The NegA-off run reads the union of every negative list: rerun it with the same lists.
+    files, random = recorded_negative_sets(meta)
+    for entry in meta.get('negative_sets', []):
+        if entry['key'] not in ('shipped', 'random'):
+            path = REPO_ROOT / entry['file']
+            assert path.is_file() and _sha256(path) == entry['sha256'], (
+                f"docs/results.json was written with another {entry['file']}: rerun "
+                'negas-ros ood-benchmark')
+
     images = quick['images']
     counts = Counts(id=images['id_test'], ood=images['ood_near'], attention=0)
     start = time.perf_counter()
     rerun = reproduce_quick(model, labels, meta['seed'], meta['box_threshold'],
-                            tuple(meta['image_size']), meta['threads'], counts=counts)
+                            tuple(meta['image_size']), meta['threads'], counts=counts,
+                            negative_sets=files, random_words=random)
     elapsed = time.perf_counter() - start
     reference = {key: quick[key] for key in meta['rows']}
     differences = quick_differences(reference, rerun, quick['tolerance'])

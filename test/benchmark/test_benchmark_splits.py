@@ -12,6 +12,7 @@ from negas_ros.benchmark.plan import (
     SPLIT_SETS,
     TEST_SPLITS,
     VAL_SPLITS,
+    NegativeSet,
     SplitSet,
     build_plan,
 )
@@ -28,8 +29,6 @@ OOD_TEST = {'near': 'ood_near', 'far': 'ood_far', 'near_unseen': 'ood_near_unsee
 def test_test_splits_keep_the_former_constants() -> None:
     assert TEST_SPLITS.id == plan_module.ID_SPLIT == 'id_test'
     assert dict(TEST_SPLITS.ood) == dict(plan_module.OOD_SPLITS) == OOD_TEST
-    assert TEST_SPLITS.ablation == plan_module.ABLATION_SPLITS == ('id_test', 'ood_near',
-                                                                   'ood_far')
     assert TEST_SPLITS.attention == plan_module.ATTENTION_SPLITS == ('ood_near', 'mixed_test')
     assert TEST_SPLITS.every == ('id_test', 'ood_near', 'ood_far', 'ood_near_unseen',
                                  'ood_far_unseen', 'mixed_test')
@@ -71,9 +70,9 @@ def test_split_set_is_frozen_hashable_and_compares_by_value() -> None:
 
 
 def test_val_plan_runs_on_val_splits_only() -> None:
-    test = build_plan(IDS, SIMILAR, RANDOM, 'max', 0.5, dissimilar=('dog', 'bench'))
-    val = build_plan(IDS, SIMILAR, RANDOM, 'max', 0.5, dissimilar=('dog', 'bench'),
-                     splits=VAL_SPLITS)
+    extra = (NegativeSet('llm', 'LLM', ('dog', 'bench', 'tram')),)
+    test = build_plan(IDS, SIMILAR, RANDOM, 'max', 0.5, extra_sets=extra)
+    val = build_plan(IDS, SIMILAR, RANDOM, 'max', 0.5, extra_sets=extra, splits=VAL_SPLITS)
     assert test.splits == TEST_SPLITS and val.splits == VAL_SPLITS
     # The same settings and rows; only the splits under them change, each to its twin.
     assert list(val.settings) == list(test.settings)
@@ -111,6 +110,7 @@ def test_command_records_the_split_set() -> None:
 
     test = BenchmarkConfig(Path('m'), Path('l'), image_size=(256, 256))
     assert '--splits' not in _command(test, None, False)  # the test command stays as it was
+    assert '--negative-set' not in _command(test, None, False)
     val = BenchmarkConfig(Path('m'), Path('l'), image_size=(256, 256), splits=VAL_SPLITS)
     assert ' --splits val' in _command(val, Path('docs/validation'), False)
 

@@ -10,7 +10,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from negas_ros.benchmark.run import Counts, quick_differences, reproduce_quick
+from negas_ros.benchmark.run import (
+    Counts,
+    default_negative_set_files,
+    quick_differences,
+    recorded_negative_sets,
+    reproduce_quick,
+)
 
 # Random weights give scores around 0.5: a high candidate threshold keeps the run small.
 BOX_THRESHOLD = 0.56
@@ -55,21 +61,63 @@ def test_files_and_layout(cli_run: tuple[Path, dict[str, Any]],
             assert set(entry[ood]) >= {'fpr95', 'auroc', 'aupr'}, (key, ood)
         assert 'map' in entry
     assert doc['negas']['nega'] == 'max' and doc['max_sigmoid']['nega'] == 'off'
-    assert set(doc['ablations']) == {'negatives', 'num_negatives', 'fusion', 'score_forms'}
+    assert set(doc['ablations']) == {'negatives', 'fusion', 'score_forms'}
     assert set(doc['attention_overlap']) == {'ood_near', 'mixed_test'}
     for per_setting in doc['attention_overlap'].values():
-        assert set(per_setting) == {'nega_off', 'nega', 'nega_random'}
-        assert set(per_setting['nega']) == {'12', '15', '18', '21', 'mean'}
-    assert doc['target']['required_reduction'] == 0.25
+        # The card's rule is max: the grid's max is 'nega'; its branch rule is captured too.
+        assert set(per_setting) == {'nega_off', 'nega', 'nega_random', 'branch'}
+        for key in per_setting:
+            assert set(per_setting[key]) == {'12', '15', '18', '21', 'mean'}
+    assert doc['target']['required_reduction'] == 0.40
+    assert doc['target_unseen']['required_reduction'] == 0.25
+    assert doc['target']['max_map_drop_points'] == 0.5
     assert doc['meta']['images'] == {
         'id_test': 4, 'ood_near': 2, 'ood_far': 2, 'ood_near_unseen': 2,
         'ood_far_unseen': 2, 'mixed_test': 1}
     assert doc['quick']['images']['id_test'] == QUICK.id
-    # Random words come from what the model can embed, never an ID label or a similar negative.
-    random, similar = doc['meta']['negatives_random'], doc['meta']['negatives_similar']
-    assert len(random) == len(similar) and not set(random) & set(similar)
+    # Negative sets: shipped, the default extra lists (config/labels/ablation), random words.
+    extra = [key for key, _path in default_negative_set_files()]
+    assert 'llm_style' in extra
+    sets = {e['key']: e for e in doc['meta']['negative_sets']}
+    assert list(sets) == ['shipped', *extra, 'random']
+    assert sets['llm_style']['file'] == 'config/labels/ablation/world_llm_style.yaml'
+    assert len(sets['llm_style']['sha256']) == 64 and sets['random']['file'] is None
+    shipped, random = sets['shipped']['words'], sets['random']['words']
+    assert len(random) == len(shipped) == 5
+    assert not {w.lower() for w in random} & set(doc['meta']['id_labels'])
+    for entry in sets.values():
+        assert set(entry['names']) == {'near', 'far', 'near_unseen', 'far_unseen'}
+    assert sets['shipped']['names']['near'] == ['golf cart', 'mannequin', 'tractor', 'tram',
+                                                'wheelchair']
+    assert 'statue' in sets['llm_style']['names']['near_unseen']
+    negatives = doc['ablations']['negatives']
+    assert list(negatives) == [f'{k}/{n}' for k in ('shipped', *extra, 'random', 'none')
+                               for n in ('nega_off', 'nega_on')]
+    assert negatives['llm_style/nega_on']['setting'] == 'nega_llm_style'
+    union = doc['meta']['settings']['nega_off']['negatives']
+    assert union == len({w for e in sets.values() for w in e['words']})
+    for name in ('fusion', 'score_forms'):
+        for key, entry in doc['ablations'][name].items():
+            for ood in ('near', 'far', 'near_unseen', 'far_unseen'):
+                assert set(entry[ood]) >= {'fpr95', 'auroc', 'aupr'}, (name, key, ood)
+    assert list(doc['ablations']['fusion'])[:4] == ['off/negs', 'off/max_sigmoid', 'max/negs',
+                                                    'max/max_sigmoid']
+    assert doc['ablations']['fusion']['gate_0.5/negs']['nega'] == 'gate w=0.5'
+    # branch leaves the ID outputs of NegA off alone: same mAP and tau* as off.
+    branch, off = doc['ablations']['fusion']['branch/max_sigmoid'], doc['max_sigmoid']
+    assert (branch['map'], branch['tau']) == (off['map'], off['tau'])
+    assert set(doc['selection']['families']) == {'negative_list', 'nega_rule', 'score_form'}
+    assert set(doc['selection']['families']['negative_list']['candidates']) == {
+        'shipped', *extra}
     text = (out / 'results.md').read_text(encoding='utf-8')
     assert '## Main table' in text and 'negas-ros ood-benchmark --model' in text
+    assert '## Choices made on these splits' not in text  # test splits: not shown
+    assert '--negative-set' not in doc['meta']['command']  # the default sets
+    for key in sets:
+        assert f'`{key}` names near' in text, key
+    for old in ('dissimilar', 'Number of negatives', 'random direction'):
+        assert old not in text, old
+    assert 'gate = a_id·(1 − w·a_neg)' in text and 'branch_union =' in text
 
 
 def test_quick_rerun_reproduces_the_quick_block(
@@ -141,6 +189,8 @@ def test_val_run_uses_only_val_splits(val_cli_run: tuple[Path, dict[str, Any]]) 
     assert '**Validation run**' in text
     for name in TEST_NAMES:
         assert name not in text, name  # no text names a test split
+    assert '## Choices made on these splits' in text
+    assert doc['selection']['rule'] in text
 
 
 def test_val_run_differs_from_the_test_run(cli_run: tuple[Path, dict[str, Any]],
@@ -177,8 +227,12 @@ def test_val_quick_rerun_reproduces_its_quick_block(
     from negas_ros.benchmark.plan import VAL_SPLITS
 
     _, doc = val_cli_run
+    # The same negative columns as the run (which saw another source tree): from its meta.
+    files, random = recorded_negative_sets(doc['meta'])
+    assert random is not None and len(random) == 5
     rerun = reproduce_quick(tiny_world_model, world_labels, 0, BOX_THRESHOLD, (320, 320), 1,
-                            counts=QUICK, splits=VAL_SPLITS)
+                            counts=QUICK, splits=VAL_SPLITS, negative_sets=files,
+                            random_words=random)
     reference = {key: doc['quick'][key] for key in doc['meta']['rows']}
     assert quick_differences(reference, rerun) == []
 
