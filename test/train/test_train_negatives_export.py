@@ -57,21 +57,37 @@ def test_label_file_round_trip(tmp_path: Path) -> None:
     assert labels.negative_labels == ('golf cart', 'mannequin')
 
 
-def test_model_dir_loads_offline_and_strictly(tmp_path: Path) -> None:
+def test_model_dir_loads_strictly_with_its_text_path(tmp_path: Path) -> None:
+    from negas_ros.backends.yolo_world.text import SentenceTextEncoder
+
     cfg = TrainConfig(imgsz=64, width=0.125, embed_dim=32)
     net = build_network(cfg.network_config(), 64, len(WORDS)).eval()
-    table = np.random.default_rng(0).normal(size=(len(WORDS), 32)).astype(np.float32)
-    write_model_dir(tmp_path, net, WORDS, table, 64, source='test')
+    projection = np.random.default_rng(0).normal(size=(32, 384)).astype(np.float32)
+    frozen = SentenceTextEncoder('all-MiniLM-L6-v2')
+    table = frozen.encode_raw(list(WORDS)) @ projection.T
+    write_model_dir(tmp_path, net, projection, WORDS, table, 64, 'all-MiniLM-L6-v2',
+                    source='test')
     card = load_model_card(str(tmp_path))
-    assert card.text_model is None and card.imgsz == (64, 64)
+    assert card.text_model == 'all-MiniLM-L6-v2' and card.imgsz == (64, 64)
+    assert card.text_projection == tmp_path / 'text_projection.npz'
     backend = YoloWorldBackend.from_card(card)
     backend.set_labels(['car'], ['golf cart'], nega=True)
+    assert backend.embedder._encoder is None  # both labels come from the cached table
     raw = backend.infer(np.zeros((48, 80, 3), np.uint8), 0.0)
     assert raw.id_logits.shape[1] == 1 and raw.neg_logits.shape[1] == 1
+    # A word outside the cache goes through the frozen encoder and the projection, exactly
+    # as the cached rows were made.
+    backend.set_labels(['forklift'], [], nega=False)
+    assert backend.embedder._encoder is not None
+    expected = frozen.encode_raw(['forklift', 'car']) @ projection.T
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(backend.embedder.embed(['forklift', 'car']), expected,
+                               atol=1e-5)
     # The weights were stored exactly (the backend fuses BatchNorm, so compare a fresh load).
     loaded, info = load_network(tmp_path / 'weights.safetensors')
     assert info.config == net.config
     for key, value in net.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[key]), key
-    with pytest.raises(ValueError, match='not in the text embeddings'):
-        backend.set_labels(['forklift'], [], nega=False)
+    with pytest.raises(ValueError, match="cannot embed '🚗'"):  # no known token: named
+        backend.set_labels(['car'], ['🚗'], nega=False)
+    assert backend.labels == (('forklift',), (), False)  # the old label set stays in force
