@@ -70,6 +70,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument('--per-label', type=int, default=2,
                         help='negatives per ID label of the learned-embedding-rule ablation '
                              'list (default %(default)s)')
+    parser.add_argument('--loss-attention', type=float, default=d.loss_attention, metavar='G',
+                        help='gain of the text-conditioned attention loss (default '
+                             '%(default)s; 0: attention learns from the detection loss alone)')
     parser.add_argument('--background-candidates', type=int, default=d.background_candidates,
                         metavar='N', help='WordNet nouns drawn as background-word candidates '
                                           '(default %(default)s; 0: no background words)')
@@ -91,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, world_seed=args.world_seed, imgsz=args.imgsz, batch=args.batch,
         steps=args.steps, lr=args.lr, threads=args.threads, workers=args.workers,
         val_every=args.val_every, val_images=args.val_images,
-        background_candidates=args.background_candidates,
+        background_candidates=args.background_candidates, loss_attention=args.loss_attention,
         time_limit_s=args.time_limit_min * 60)
     out = (args.out or default_model_dir()).resolve()
     labels = (args.labels_out or default_labels_path(out)).resolve()
@@ -102,9 +105,9 @@ def run(args: argparse.Namespace) -> int:
             _LOG.info('step %d: pretrain_val mAP50 %.3f (mAP %.3f) [%.0f s]', record['step'],
                       record['val_map50'], record['val_map'], record['seconds'])
         else:
-            _LOG.info('step %d: loss %.3f (box %.3f cls %.3f dfl %.3f) lr %.2e [%.0f s]',
-                      record['step'], record['loss'], record['box'], record['cls'],
-                      record['dfl'], record['lr'], record['seconds'])
+            _LOG.info('step %d: loss %.3f (box %.3f cls %.3f dfl %.3f attn %.3f) lr %.2e '
+                      '[%.0f s]', record['step'], record['loss'], record['box'], record['cls'],
+                      record['dfl'], record.get('attn', 0.0), record['lr'], record['seconds'])
         if log_file:
             log_file.write(json.dumps(record) + '\n')
             log_file.flush()

@@ -19,6 +19,8 @@ class TrainConfig:
     Text: the frozen sentence encoder ``text_model`` and a learned linear projection to
     ``embed_dim`` (:mod:`negas_ros.train.text`).
     Data: ``steps * batch`` pretrain scenes from world ``world_seed`` at ``imgsz`` (square).
+    Attention supervision: ``loss_attention`` times the text-conditioned attention loss
+    (:func:`negas_ros.train.losses.attention_loss`; 0 disables it).
     Text sets: ``grounding_fraction`` of the batches grounding-style; ``phrase_variety`` the
     chance a category is named by another of its phrases; ``group_prob`` the chance of a group
     phrase; up to ``max_background`` background words per set, drawn from the farther half of
@@ -62,6 +64,7 @@ class TrainConfig:
     loss_box: float = 7.5
     loss_cls: float = 0.5
     loss_dfl: float = 1.5
+    loss_attention: float = 1.0
     objects_per_image: float = 5.0
     hsv: tuple[float, float, float] = (0.015, 0.5, 0.3)
     workers: int = 1
@@ -79,6 +82,8 @@ class TrainConfig:
         for name in ('grounding_fraction', 'phrase_variety', 'group_prob'):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f'{name} must be in [0, 1]')
+        if self.loss_attention < 0:
+            raise ValueError('loss_attention must be >= 0')
         if self.max_background < 0 or self.background_candidates < 0:
             raise ValueError('max_background and background_candidates must be >= 0')
         if self.objects_per_image <= 0:

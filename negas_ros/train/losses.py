@@ -21,7 +21,14 @@ import torch.nn.functional as nnf
 
 from negas_ros.train.assigner import Assignment
 
-__all__ = ['LossWeights', 'bbox_ciou', 'detection_loss', 'dfl_loss']
+__all__ = [
+    'LossWeights',
+    'attention_loss',
+    'bbox_ciou',
+    'box_cell_mask',
+    'detection_loss',
+    'dfl_loss',
+]
 
 _EPS = 1e-7
 
@@ -115,3 +122,38 @@ def detection_loss(
     parts = {'box': float(loss_box.detach()), 'cls': float(loss_cls.detach()),
              'dfl': float(loss_dfl.detach())}
     return total * batch, parts
+
+
+def box_cell_mask(boxes: torch.Tensor, valid: torch.Tensor, grid_hw: tuple[int, int],
+                  stride: float) -> torch.Tensor:
+    """(B, h, w) float mask of the grid cells whose centre lies inside a valid box.
+
+    boxes: (B, G, 4) xyxy network-input pixels; valid: (B, G) bool; stride: pixels per cell.
+    """
+    h, w = grid_hw
+    ys = (torch.arange(h, dtype=boxes.dtype) + 0.5) * stride
+    xs = (torch.arange(w, dtype=boxes.dtype) + 0.5) * stride
+    x1, y1, x2, y2 = (boxes[..., k][..., None, None] for k in range(4))  # (B, G, 1, 1)
+    inside = ((xs[None, None, None, :] >= x1) & (xs[None, None, None, :] <= x2)
+              & (ys[None, None, :, None] >= y1) & (ys[None, None, :, None] <= y2))
+    inside &= valid[..., None, None]
+    return inside.any(dim=1).to(boxes.dtype)
+
+
+def attention_loss(maps: list[torch.Tensor], boxes: torch.Tensor, valid: torch.Tensor,
+                   input_hw: tuple[int, int]) -> torch.Tensor:
+    """Text-conditioned attention supervision (ours; YOLO-World trains its attention through
+    the detection loss alone): the head-mean of each text-guided block's max-sigmoid map should
+    be high on the cells of objects that a text of the batch's set names, low elsewhere.
+
+    maps: per block (B, heads, h, w) attention in [0, 1]; boxes: (B, G, 4) xyxy pixels; valid:
+    (B, G) objects with a positive text. Returns the mean over blocks of the per-cell binary
+    cross-entropy.
+    """
+    total = boxes.new_zeros(())
+    for attn in maps:
+        h, w = attn.shape[2:]
+        target = box_cell_mask(boxes, valid, (h, w), input_hw[0] / h)
+        mean = attn.float().mean(dim=1).clamp(1e-6, 1.0 - 1e-6)
+        total = total + nnf.binary_cross_entropy(mean, target)
+    return total / max(1, len(maps))

@@ -30,13 +30,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from negas_ros.backends.yolo_world.config import STRIDES, YoloWorldConfig
+from negas_ros.backends.yolo_world.config import ATTENTION_LAYERS, STRIDES, YoloWorldConfig
 from negas_ros.backends.yolo_world.network import BNContrastiveHead, YoloWorldNet
 from negas_ros.train.assigner import TaskAlignedAssigner
 from negas_ros.train.config import TrainConfig
 from negas_ros.train.data import WorldDetectionData, collate
 from negas_ros.train.evaluate import MapResult, coco_map, predict_network
-from negas_ros.train.losses import LossWeights, detection_loss
+from negas_ros.train.losses import LossWeights, attention_loss, detection_loss
 from negas_ros.train.text import (
     PhraseBank,
     TextProjection,
@@ -215,6 +215,9 @@ def train(
     points, strides = anchor_grid((cfg.imgsz, cfg.imgsz))
     tap = _BoxLogitTap(net)
     reg_max = net.config.reg_max
+    attention_blocks = [net._attn(layer) for layer in ATTENTION_LAYERS]
+    for block in attention_blocks:
+        block.keep_attention = cfg.loss_attention > 0
 
     if batches is None:
         data = WorldDetectionData(cfg.world_seed, 'pretrain', vocabulary_words,
@@ -257,6 +260,12 @@ def train(
                                   labels.clamp(min=0), batch['boxes'], gt_mask)
             loss, parts = detection_loss(out.id_logits, box_logits, out.boxes, points, strides,
                                          assignment, weights)
+            if cfg.loss_attention > 0:
+                maps = [block.last_attention for block in attention_blocks]
+                attn = attention_loss([m for m in maps if m is not None], batch['boxes'],
+                                      gt_mask, (cfg.imgsz, cfg.imgsz))
+                loss = loss + cfg.loss_attention * attn * cfg.batch
+                parts['attn'] = float(attn.detach())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             grad_norm = float(torch.nn.utils.clip_grad_norm_(modules.parameters(), cfg.clip))
@@ -286,6 +295,8 @@ def train(
                 _validation_record(ema, bank, cfg, result.steps_done, start, on_log))
     finally:
         tap.close()
+        for block in attention_blocks:
+            block.keep_attention, block.last_attention = False, None
         torch.set_num_threads(threads_before)  # a library call must not leave it changed
     final_net = ema.module['net']
     final_projection = ema.module['projection']

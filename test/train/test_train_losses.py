@@ -95,3 +95,30 @@ def test_no_positives_gives_classification_loss_only() -> None:
     assert parts['cls'] == pytest.approx(6 * math.log(2), rel=1e-5)  # sum / max(sum, 1)
     total.backward()
     assert logits.grad is not None
+
+
+def test_box_cell_mask_marks_cells_whose_centre_is_inside_a_valid_box() -> None:
+    from negas_ros.train.losses import box_cell_mask
+
+    boxes = torch.tensor([[[0.0, 0.0, 16.0, 8.0], [40.0, 40.0, 64.0, 64.0]]])
+    mask = box_cell_mask(boxes, torch.tensor([[True, False]]), (8, 8), 8.0)
+    expected = torch.zeros(1, 8, 8)
+    expected[0, 0, :2] = 1.0  # centres (4, 4) and (12, 4)
+    assert torch.equal(mask, expected)
+
+
+def test_attention_loss_is_lowest_for_the_object_mask() -> None:
+    from negas_ros.train.losses import attention_loss, box_cell_mask
+
+    boxes = torch.tensor([[[8.0, 8.0, 40.0, 40.0]]])
+    valid = torch.tensor([[True]])
+    target = box_cell_mask(boxes, valid, (4, 4), 16.0)
+    good = target[:, None].expand(1, 2, 4, 4) * 0.98 + 0.01
+    flat = torch.full((1, 2, 4, 4), 0.5)
+    inverted = 1.0 - good
+    losses = [float(attention_loss([m], boxes, valid, (64, 64))) for m in (good, flat, inverted)]
+    assert losses[0] < losses[1] < losses[2]
+    # Objects without a positive text ask for no attention at all.
+    none = float(attention_loss([torch.full((1, 2, 4, 4), 0.01)], boxes,
+                                torch.tensor([[False]]), (64, 64)))
+    assert none < 0.02

@@ -273,6 +273,9 @@ class MaxSigmoidAttention(nn.Module):
         self.proj_conv = Conv(channels, channels, 3, act=False, eps=eps)
         self.layer = -1  # set by the network, for AttentionMaps
         self.sink: list[AttentionMaps] | None = None  # set while capturing attention
+        # Training only: keep the last applied map, with its gradient (attention supervision).
+        self.keep_attention = False
+        self.last_attention: torch.Tensor | None = None
 
     def guide(self, text: torch.Tensor) -> torch.Tensor:
         """(N, E) unit-norm texts -> (heads, head_dim, N) guides."""
@@ -316,6 +319,8 @@ class MaxSigmoidAttention(nn.Module):
                     else torch.sigmoid(z_negs / scale + bias).view(b, self.heads, h, w).detach(),
                 )
             )
+        if self.keep_attention:
+            self.last_attention = attn.view(b, self.heads, h, w)
         proj: torch.Tensor = self.proj_conv(x)
         out = proj.view(b, self.heads, c // self.heads, h, w) * attn.view(b, self.heads, 1, h, w)
         return out.view(b, c, h, w)
