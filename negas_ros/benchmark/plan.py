@@ -61,6 +61,7 @@ __all__ = [
     'build_plan',
     'check_set_key',
     'fusion_name',
+    'parse_fusion_grid',
 ]
 
 OOD_SET_NAMES: tuple[str, ...] = ('near', 'far', 'near_unseen', 'far_unseen')
@@ -158,6 +159,27 @@ MAIN_METHODS: tuple[tuple[str, str, str, bool], ...] = (
     ('negs', 'NegS alone (NegA off)', 'negs', True),
 )
 _SET_KEY = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]*')
+
+
+def parse_fusion_grid(text: str) -> tuple[tuple[str, float], ...]:
+    """``--fusion-grid``: 'RULE[:W],...' (e.g. 'max,gate:0.5,branch'), or 'none' for an empty
+    grid (the fusion ablation then holds 'off' alone). W defaults to 0.5 for 'weighted' and
+    'gate', 0 otherwise."""
+    text = text.strip()
+    if text == 'none':
+        return ()
+    grid = []
+    nega_on = tuple(f for f in NEGA_FUSIONS if f != 'off')
+    for item in (part.strip() for part in text.split(',')):
+        rule, sep, weight = item.partition(':')
+        if rule not in nega_on:
+            raise ValueError(f'fusion grid: {rule!r} is not one of {nega_on}')
+        try:
+            w = float(weight) if sep else (0.5 if rule in WEIGHTED_FUSIONS else 0.0)
+        except ValueError:
+            raise ValueError(f'fusion grid: bad weight in {item!r}') from None
+        grid.append((rule, w))
+    return tuple(grid)
 
 
 def check_set_key(key: str) -> str:
@@ -322,7 +344,7 @@ def build_plan(id_labels: Sequence[str], shipped: Sequence[str] | NegativeSet,
                random: Sequence[str] | NegativeSet, fusion: str = 'max', weight: float = 0.5,
                *, extra_sets: Sequence[NegativeSet] = (),
                fusion_grid: Sequence[tuple[str, float]] = DEFAULT_FUSION_GRID,
-               splits: SplitSet = TEST_SPLITS) -> BenchmarkPlan:
+               splits: SplitSet = TEST_SPLITS, extra_nega_on: bool = True) -> BenchmarkPlan:
     """The full benchmark plan.
 
     id_labels: K >= 1 labels. shipped: the main label file's negatives (M >= 1; a
@@ -336,6 +358,8 @@ def build_plan(id_labels: Sequence[str], shipped: Sequence[str] | NegativeSet,
     :func:`~negas_ros.labels.normalize_label`).
     fusion_grid: (rule, w) pairs of the fusion ablation besides 'off' (distinct names, see
     :func:`fusion_name`). splits: the world splits (:data:`TEST_SPLITS` or :data:`VAL_SPLITS`).
+    extra_nega_on: give every extra set a NegA-on row (its own network setting); False keeps
+    their NegA-off rows only, which cost no network run (choosing among many candidate lists).
     """
     if not id_labels:
         raise ValueError('at least one ID label is needed')
@@ -397,7 +421,7 @@ def build_plan(id_labels: Sequence[str], shipped: Sequence[str] | NegativeSet,
     off = add(NetworkSetting('nega_off', 'off', 0.0, union, every, attention))
     on = add(NetworkSetting('nega', fusion, card_w, shipped_t, every, attention))
     on_keys = {'shipped': on}
-    for extra in extras:
+    for extra in extras if extra_nega_on else ():
         on_keys[extra.key] = add(NetworkSetting(f'nega_{extra.key}', fusion, card_w,
                                                 extra.words, evaluated))
     if random_set.words:
@@ -414,8 +438,9 @@ def build_plan(id_labels: Sequence[str], shipped: Sequence[str] | NegativeSet,
     for nset in sets:
         negative_rows.append(RowSpec(f'{nset.key}/nega_off', f'{nset.title}, NegA off', off,
                                      'negs', nset.words))
-        negative_rows.append(RowSpec(f'{nset.key}/nega_on', f'{nset.title}, NegA on',
-                                     on_keys[nset.key], 'negs', nset.words))
+        if nset.key in on_keys:
+            negative_rows.append(RowSpec(f'{nset.key}/nega_on', f'{nset.title}, NegA on',
+                                         on_keys[nset.key], 'negs', nset.words))
     # Without negatives NegA has nothing to add: 'none, NegA on' is the NegA-off network.
     negative_rows.append(RowSpec('none/nega_off', 'none, NegA off', off, 'negs', ()))
     negative_rows.append(RowSpec('none/nega_on', 'none, NegA on (= off)', off, 'negs', ()))

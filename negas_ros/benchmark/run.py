@@ -32,6 +32,7 @@ import numpy as np
 from negas_ros.benchmark.bootstrap import paired_fpr95_bootstrap
 from negas_ros.benchmark.collect import BenchmarkOutputs, collect
 from negas_ros.benchmark.plan import (
+    DEFAULT_FUSION_GRID,
     TEST_SPLITS,
     BenchmarkPlan,
     NegativeSet,
@@ -164,6 +165,8 @@ class BenchmarkConfig:
     (:func:`default_negative_set_files`, resolved by :func:`run_benchmark`); (): none.
     random_words: the random-word control's words; None: drawn from WordNet with ``seed``
     (:func:`random_negative_set`). Giving them runs the benchmark without WordNet.
+    fusion_grid: the NegA rules of the fusion ablation besides 'off'. extra_nega_on: whether
+    the extra sets get NegA-on rows (see :func:`~negas_ros.benchmark.plan.build_plan`).
     """
 
     model: Path
@@ -178,6 +181,8 @@ class BenchmarkConfig:
     splits: SplitSet = TEST_SPLITS
     negative_sets: tuple[tuple[str, Path], ...] | None = None
     random_words: tuple[str, ...] | None = None
+    fusion_grid: tuple[tuple[str, float], ...] = DEFAULT_FUSION_GRID
+    extra_nega_on: bool = True
 
     def __post_init__(self) -> None:
         for name in ('id', 'ood', 'attention'):
@@ -344,13 +349,16 @@ def load_backend(config: BenchmarkConfig) -> YoloWorldBackend:
 
 
 def make_plan(card: ModelCard, labels: LabelSet, negatives: LoadedNegatives,
-              splits: SplitSet = TEST_SPLITS) -> BenchmarkPlan:
+              splits: SplitSet = TEST_SPLITS,
+              fusion_grid: tuple[tuple[str, float], ...] = DEFAULT_FUSION_GRID,
+              extra_nega_on: bool = True) -> BenchmarkPlan:
     """The benchmark plan for a model card, label set and negative sets on ``splits``: the
     ``negas`` row (and every set's NegA-on row) runs the card's NegA rule ('max' when the card
     says 'off')."""
     fusion = card.nega_fusion if card.nega_fusion != 'off' else 'max'
     return build_plan(labels.id_labels, negatives.shipped, negatives.random, fusion,
-                      card.nega_weight, extra_sets=negatives.extra, splits=splits)
+                      card.nega_weight, extra_sets=negatives.extra, splits=splits,
+                      fusion_grid=fusion_grid, extra_nega_on=extra_nega_on)
 
 
 def image_size_for(backend: YoloWorldBackend, image_size: tuple[int, int] | None
@@ -402,7 +410,8 @@ def run_benchmark(config: BenchmarkConfig, log_progress: bool = True) -> Benchma
     negatives = load_negatives(labels, config.labels, config.negative_sets, config.seed,
                                config.random_words)
     backend = load_backend(config)
-    plan = make_plan(backend.card, labels, negatives, config.splits)
+    plan = make_plan(backend.card, labels, negatives, config.splits, config.fusion_grid,
+                     config.extra_nega_on)
     loaded = time.perf_counter()
     size = image_size_for(backend, config.image_size)
     config = replace(config, image_size=size)

@@ -32,7 +32,7 @@ _log = logging.getLogger('negas_ros.ood_benchmark')
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from negas_ros.benchmark.plan import SPLIT_SETS, TEST_SPLITS
+    from negas_ros.benchmark.plan import SPLIT_SETS, TEST_SPLITS, parse_fusion_grid
     from negas_ros.benchmark.run import DEFAULT_COUNTS, QUICK_COUNTS
 
     parser = subparsers.add_parser(
@@ -60,6 +60,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                              'negative_labels read as set KEY (rows KEY/nega_off, KEY/nega_on). '
                              'Default: every *.yaml in config/labels/ablation/ (key: the file '
                              'stem without a leading "world_")')
+    parser.add_argument('--fusion-grid', type=parse_fusion_grid, default=None,
+                        metavar='RULE[:W],...',
+                        help="NegA rules of the fusion ablation besides 'off', e.g. "
+                             "'max,gate:0.5,branch', or 'none' (default: every rule: max, "
+                             'weighted and gate at 0.25/0.5/1, branch, branch_union)')
+    parser.add_argument('--sets-nega-off', action='store_true',
+                        help='extra negative sets get NegA-off rows only (no network run of '
+                             'their own): for choosing among many candidate lists')
     parser.add_argument('--no-default-sets', action='store_true',
                         help='leave the default extra negative sets out (only the shipped '
                              'list, random words and none, plus any --negative-set)')
@@ -98,7 +106,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _run(args: argparse.Namespace) -> int:
     from negas_ros.benchmark.document import check_out_dir, console_table, write_results
-    from negas_ros.benchmark.plan import SPLIT_SETS, TEST_SPLITS
+    from negas_ros.benchmark.plan import DEFAULT_FUSION_GRID, SPLIT_SETS, TEST_SPLITS
     from negas_ros.benchmark.run import (
         DEFAULT_COUNTS,
         QUICK_COUNTS,
@@ -147,7 +155,10 @@ def _run(args: argparse.Namespace) -> int:
                              image_size=None if args.image_size is None else (
                                  args.image_size, args.image_size),
                              threads=args.threads, splits=splits,
-                             negative_sets=negative_sets)
+                             negative_sets=negative_sets,
+                             fusion_grid=DEFAULT_FUSION_GRID if args.fusion_grid is None
+                             else args.fusion_grid,
+                             extra_nega_on=not args.sets_nega_off)
     run = run_benchmark(config)
     command = _command(run.config, out, args.quick)
     doc = results_document(run, command)
@@ -167,7 +178,7 @@ def _command(config: BenchmarkConfig, out: Path | None, quick: bool) -> str:
     """The command that reproduces this run, every effective option spelled out (``--splits``
     only when not the default test splits, the negative sets only when not the default ones,
     so that default runs record the command they always did)."""
-    from negas_ros.benchmark.plan import TEST_SPLITS
+    from negas_ros.benchmark.plan import DEFAULT_FUSION_GRID, TEST_SPLITS
     from negas_ros.benchmark.run import default_negative_set_files, display_path
 
     parts = ['negas-ros', 'ood-benchmark', '--model', display_path(config.model),
@@ -185,6 +196,11 @@ def _command(config: BenchmarkConfig, out: Path | None, quick: bool) -> str:
             parts.append('--no-default-sets')
         for key, path in sets:
             parts += ['--negative-set', f'{key}={display_path(path)}']
+    if config.fusion_grid != DEFAULT_FUSION_GRID:
+        parts += ['--fusion-grid', ','.join(f'{rule}:{w:g}' for rule, w in config.fusion_grid)
+                  or 'none']
+    if not config.extra_nega_on:
+        parts.append('--sets-nega-off')
     if out is not None:
         parts += ['--out', display_path(out)]
     if quick:

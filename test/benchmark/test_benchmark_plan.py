@@ -12,6 +12,7 @@ from negas_ros.benchmark.plan import (
     NetworkSetting,
     build_plan,
     fusion_name,
+    parse_fusion_grid,
 )
 from negas_ros.benchmark.protocol import RowResult
 from negas_ros.benchmark.report import (
@@ -179,6 +180,26 @@ def test_small_custom_grid() -> None:
         'off/negs', 'off/max_sigmoid', 'gate_0.5/negs', 'gate_0.5/max_sigmoid',
         'weighted_0/negs', 'weighted_0/max_sigmoid']
     assert [k for _t, k in plan.attention_settings] == ['nega_off', 'nega', 'nega_random']
+
+
+def test_extra_sets_without_nega_on_cost_no_network_run() -> None:
+    full = build_plan(IDS, SHIPPED, RANDOM, extra_sets=(LLM, LEARNED))
+    cheap = build_plan(IDS, SHIPPED, RANDOM, extra_sets=(LLM, LEARNED), extra_nega_on=False)
+    assert set(full.settings) - set(cheap.settings) == {'nega_llm', 'nega_learned'}
+    keys = [r.key for r in cheap.ablations['negatives']]
+    assert 'llm/nega_off' in keys and 'llm/nega_on' not in keys
+    assert 'shipped/nega_on' in keys and 'random/nega_on' in keys
+    assert set(LLM.words) <= set(cheap.settings['nega_off'].negatives)
+
+
+def test_parse_fusion_grid() -> None:
+    assert parse_fusion_grid('max,gate:0.25,branch,weighted') == (
+        ('max', 0.0), ('gate', 0.25), ('branch', 0.0), ('weighted', 0.5))
+    assert parse_fusion_grid('none') == ()
+    with pytest.raises(ValueError, match='not one of'):
+        parse_fusion_grid('max,sum')
+    with pytest.raises(ValueError, match='bad weight'):
+        parse_fusion_grid('gate:half')
 
 
 @pytest.mark.parametrize(('kwargs', 'match'), [
