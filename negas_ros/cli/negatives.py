@@ -3,6 +3,8 @@
     negas-ros negatives generate --method llm|wordnet|random --id-labels FILE --out FILE
         [--count N] [--seed S] [--explain] ...
     negas-ros negatives check FILE
+    negas-ros negatives prune --labels FILE --out FILE --model MODEL
+        (--images DIR | --world-split id_val) [--max-response R] ...
 
 The LLM's API key is read from the environment only (OPENAI_API_KEY, or the variable named by
 --llm-key-env), never from an option or a file. docs/negative-labels.md has the details.
@@ -169,6 +171,40 @@ def register(subparsers: Any) -> None:
     check.add_argument('--allow-shared-words', action='store_true')
     check.add_argument('--wordnet-dir', metavar='DIR')
     check.set_defaults(func=_check)
+
+    prune = commands.add_parser(
+        'prune',
+        help='drop negatives the detector answers on ID objects (no OOD image needed)',
+        description='Run the detector on ID images with the ID labels and the negatives of a '
+                    "label file, measure each negative's response on the ID detections (the "
+                    '--quantile of its sigmoid) and keep the negatives whose response is at most '
+                    '--max-response. Such negatives lower NegS on real ID objects. Rule and why: '
+                    'negas_ros/negatives/prune.py.',
+    )
+    prune.add_argument('--labels', required=True, metavar='FILE', help='labels YAML to prune')
+    prune.add_argument('--out', required=True, metavar='FILE', help='labels YAML to write')
+    prune.add_argument('--backend', default='yolo_world', help='detector backend (default '
+                       'yolo_world)')
+    prune.add_argument('--model', default='negas_mini', help='model as the node takes it '
+                       '(default: the embedded negas_mini)')
+    prune.add_argument('--device', default='cpu')
+    source = prune.add_mutually_exclusive_group(required=True)
+    source.add_argument('--images', metavar='DIR', help='a folder of ID images (.png, .jpg): '
+                        'frames of your own ID classes, no labels needed')
+    source.add_argument('--world-split', metavar='SPLIT', help="a split of the procedural "
+                        "world holding ID objects only (e.g. 'id_val'; never a test split)")
+    prune.add_argument('--world-images', type=int, default=200, metavar='N',
+                       help='world images to render (default 200)')
+    prune.add_argument('--world-seed', type=int, default=0, metavar='S')
+    prune.add_argument('--min-confidence', type=float, default=0.25, metavar='P',
+                       help='detections with best ID sigmoid >= P are the ID samples '
+                            '(default 0.25)')
+    prune.add_argument('--quantile', type=float, default=0.95, metavar='Q',
+                       help="response = this quantile of a negative's sigmoid over the ID "
+                            'samples (default 0.95)')
+    prune.add_argument('--max-response', type=float, default=0.1, metavar='R',
+                       help='keep negatives whose response is <= R (default 0.1)')
+    prune.set_defaults(func=_prune)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -363,3 +399,100 @@ def _check(args: argparse.Namespace) -> int:
         file=sys.stderr if dropped else sys.stdout,
     )
     return 1 if dropped else 0
+
+
+def _id_images(args: argparse.Namespace) -> list[Any]:
+    """The ID images of ``prune`` as RGB arrays."""
+    import numpy as np
+
+    if args.world_split is not None:
+        from negas_ros.world import SPLITS, World
+
+        spec = SPLITS.get(args.world_split)
+        if spec is None:
+            raise ValueError(f'--world-split {args.world_split!r} is not a world split')
+        if args.world_split.endswith('_test') or 'test' in args.world_split:
+            raise ValueError(f'--world-split {args.world_split}: never tune on a test split')
+        world = World(args.world_seed)
+        return [world.render(args.world_split, i).image for i in range(args.world_images)]
+    import cv2
+
+    folder = Path(args.images)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in ('.png', '.jpg',
+                                                                        '.jpeg'))
+    if not files:
+        raise ValueError(f'--images {folder}: no .png or .jpg file there')
+    images = []
+    for path in files:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            _LOG.warning('%s: not a readable image, skipped', path)
+            continue
+        images.append(np.ascontiguousarray(bgr[:, :, ::-1]))
+    return images
+
+
+def _prune(args: argparse.Namespace) -> int:
+    import hashlib
+
+    import yaml
+
+    from negas_ros.backends.base import BackendSpec, create_backend
+    from negas_ros.labels import load_labels
+    from negas_ros.models import resolve_model
+    from negas_ros.negatives.output import read_negative_groups, write_labels_yaml
+    from negas_ros.negatives.prune import id_responses, prune_negatives
+
+    labels = load_labels(args.labels)
+    if not labels.negative_labels:
+        raise ValueError(f'{args.labels}: no negative_labels to prune')
+    images = _id_images(args)
+    backend = create_backend(args.backend, BackendSpec(resolve_model(args.model), args.device))
+    ids, negs = labels.id_prompts(), labels.negative_prompts()
+    backend.set_labels(list(ids), list(negs), nega=False)
+    raws = [backend.infer(image, args.min_confidence) for image in images]
+    values, samples = id_responses(raws, negs, args.min_confidence, args.quantile)
+    result = prune_negatives(labels.negative_labels, values, args.max_response, samples)
+    groups = read_negative_groups(args.labels)
+    kept = set(result.kept)
+    by_id = {key: [w for w in words if w in kept] for key, words in groups.items()}
+    digest = hashlib.sha256(Path(args.labels).read_bytes()).hexdigest()[:16]
+    with open(args.labels, encoding='utf-8') as stream:
+        source_data = yaml.safe_load(stream)
+    source_provenance = source_data.get('provenance') if isinstance(source_data, dict) else None
+    command = ' '.join(shlex.quote(p) for p in _prune_command(args))
+    provenance: dict[str, object] = {
+        'method': "pruned by the detector's response on ID images",
+        'tool': 'negas-ros negatives prune',
+        'source': {'file': args.labels, 'sha256': digest,
+                   'method': (source_provenance or {}).get('method')},
+        'model': args.model,
+        'images': (f'world {args.world_split} 0..{args.world_images - 1} (seed '
+                   f'{args.world_seed})' if args.world_split else str(args.images)),
+        'parameters': {'min_confidence': args.min_confidence, 'quantile': args.quantile,
+                       'max_response': args.max_response, 'id_samples': samples},
+        'dropped': {w: round(result.response[w], 4) for w in result.dropped},
+        'kept_response': {w: round(result.response[w], 4) for w in result.kept},
+        'command': command,
+    }
+    header = ('Pruned by negas-ros negatives prune; do not edit by hand: regenerate with\n'
+              f'  {command}')
+    write_labels_yaml(args.out, labels.id_labels, by_id, provenance,
+                      template=labels.prompt_template if labels.prompt_template != '{}' else None,
+                      header=header)
+    print(f'wrote {args.out}: kept {len(result.kept)} of {len(labels.negative_labels)} '
+          f'negatives (response on {samples} ID detections <= {args.max_response:g})')
+    return 0
+
+
+def _prune_command(args: argparse.Namespace) -> list[str]:
+    parts = ['negas-ros', 'negatives', 'prune', '--labels', args.labels, '--out', args.out,
+             '--backend', args.backend, '--model', args.model]
+    if args.world_split:
+        parts += ['--world-split', args.world_split, '--world-images', str(args.world_images),
+                  '--world-seed', str(args.world_seed)]
+    else:
+        parts += ['--images', args.images]
+    parts += ['--min-confidence', f'{args.min_confidence:g}', '--quantile',
+              f'{args.quantile:g}', '--max-response', f'{args.max_response:g}']
+    return parts

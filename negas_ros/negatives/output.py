@@ -30,6 +30,7 @@ __all__ = [
     'IdLabels',
     'generation_date',
     'read_id_labels',
+    'read_negative_groups',
     'write_explain',
     'write_labels_yaml',
 ]
@@ -66,6 +67,36 @@ def read_id_labels(path: str | os.PathLike[str]) -> IdLabels:
     labels = [line for line in lines if line and not line.startswith('#')]
     checked = make_label_set(labels, source=source)  # same rules as a YAML file
     return IdLabels(checked.id_labels, None, source)
+
+
+def read_negative_groups(path: str | os.PathLike[str]) -> dict[str | None, list[str]]:
+    """The negatives of a label file grouped as :func:`write_labels_yaml` wrote them (its
+    ``# near <ID label>`` comments); a file without such comments gives one group (key None).
+    Only the grouping comes from the comments: the words are those ``load_labels`` reads."""
+    label_set = load_labels(path)
+    text = Path(path).read_text(encoding='utf-8').splitlines()
+    words = iter(label_set.negative_labels)
+    ordered: dict[str | None, list[str]] = {}
+    counts: list[str | None] = []
+    current: str | None = None
+    inside = False
+    for line in text:
+        stripped = line.strip()
+        if not line.startswith((' ', '-')) and stripped and not stripped.startswith('#'):
+            inside = stripped.startswith('negative_labels:')
+            continue
+        if inside and stripped.startswith('# near '):
+            label = stripped[len('# near '):].strip()
+            current = label if label in label_set.id_labels else None
+        elif inside and stripped == '# not grouped':
+            current = None
+        elif inside and stripped.startswith('- '):
+            counts.append(current)
+    if len(counts) != len(label_set.negative_labels):  # not the layout we write: one group
+        return {None: list(label_set.negative_labels)}
+    for key in counts:
+        ordered.setdefault(key, []).append(next(words))
+    return ordered
 
 
 def generation_date() -> str:
@@ -128,6 +159,8 @@ def write_labels_yaml(
             continue
         if label is not None:
             lines.append(f'  # near {label}')
+        elif count:  # ungrouped ones after grouped ones: say so, or they read as the last group's
+            lines.append('  # not grouped')
         for negative in negatives:
             lines.append('  ' + _dump([negative]).strip())
             count += 1
