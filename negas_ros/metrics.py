@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ['auroc', 'average_precision', 'fpr_at_tpr', 'ood_metrics']
+__all__ = ['auroc', 'average_precision', 'fpr_at_tpr', 'ood_metrics', 'threshold_at_tpr']
 
 Float64Array = npt.NDArray[np.float64]
 
@@ -57,6 +57,15 @@ def fpr_at_tpr(id_scores: npt.ArrayLike, ood_scores: npt.ArrayLike, tpr: float =
     return _fpr_at_tpr(ids, oods, tpr)
 
 
+def threshold_at_tpr(id_scores: npt.ArrayLike, tpr: float = 0.95) -> float:
+    """The score threshold :func:`fpr_at_tpr` uses: the ceil(tpr * n)-th largest ID score,
+    so that ``score >= threshold`` keeps at least a fraction ``tpr`` of the ID samples (the
+    node's ``ood_threshold`` at that operating point: a detection below it is unknown)."""
+    if not 0.0 < tpr <= 1.0:
+        raise ValueError(f'tpr must lie in (0, 1], got {tpr!r}')
+    return _threshold_at_tpr(_check_scores(id_scores, 'id_scores'), tpr)
+
+
 def auroc(id_scores: npt.ArrayLike, ood_scores: npt.ArrayLike) -> float:
     """Area under the ROC curve, ID positive: P(id > ood) + P(id == ood) / 2.
 
@@ -88,12 +97,15 @@ def _check_scores(scores: npt.ArrayLike, name: str) -> Float64Array:
     return array
 
 
-def _fpr_at_tpr(ids: Float64Array, oods: Float64Array, tpr: float) -> float:
+def _threshold_at_tpr(ids: Float64Array, tpr: float) -> float:
     # Smallest count of ID samples to keep, ceil(tpr * n); the 1e-9 keeps a product that
     # rounding pushed just above an integer (tpr = 0.1 is stored as 0.1000...0555) on it.
     keep = min(ids.size, max(1, int(np.ceil(tpr * ids.size - 1e-9))))
-    tau = np.sort(ids)[::-1][keep - 1]
-    return float(np.mean(oods >= tau))
+    return float(np.sort(ids)[::-1][keep - 1])
+
+
+def _fpr_at_tpr(ids: Float64Array, oods: Float64Array, tpr: float) -> float:
+    return float(np.mean(oods >= _threshold_at_tpr(ids, tpr)))
 
 
 def _auroc(ids: Float64Array, oods: Float64Array) -> float:

@@ -17,6 +17,7 @@ from negas_ros.benchmark.plan import OOD_SPLITS, BenchmarkPlan
 from negas_ros.benchmark.protocol import RowResult
 from negas_ros.evaluation import to_jsonable
 from negas_ros.labels import normalize_label
+from negas_ros.metrics import threshold_at_tpr
 
 __all__ = [
     'MAP_DROP_POINTS',
@@ -64,6 +65,9 @@ def row_entry(result: RowResult, plan: BenchmarkPlan) -> dict[str, Any]:
     entry['map'] = result.map
     entry['map50'] = result.map50
     entry['tau'] = result.tau
+    # The node's ood_threshold at this row's operating point (95% of ID samples kept).
+    entry['ood_threshold_95tpr'] = (threshold_at_tpr(result.id_scores, 0.95)
+                                    if result.id_scores.size else None)
     entry['samples'] = dict(result.samples)
     if result.negative_response:
         entry['negative_response'] = result.negative_response

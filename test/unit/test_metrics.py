@@ -169,3 +169,15 @@ def test_fpr_at_tpr_rejects_bad_level() -> None:
 def test_average_precision_names_its_arguments() -> None:
     with pytest.raises(ValueError, match='neg_scores is empty'):
         average_precision([1.0], [])
+
+
+def test_threshold_at_tpr_is_the_fpr95_operating_point() -> None:
+    from negas_ros.metrics import threshold_at_tpr
+
+    rng = np.random.default_rng(3)
+    ids, oods = rng.normal(1.0, 1.0, 101), rng.normal(0.0, 1.0, 80)
+    t = threshold_at_tpr(ids, 0.95)
+    assert np.mean(ids >= t) >= 0.95 and np.mean(ids > t) < 0.95
+    assert fpr_at_tpr(ids, oods, 0.95) == np.mean(oods >= t)
+    with pytest.raises(ValueError):
+        threshold_at_tpr(ids, 0.0)
