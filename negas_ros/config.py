@@ -87,10 +87,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('nega_fusion', '',
               "yolo_world: how negative guidance joins the ID guidance in the neck when nega is "
               "on ('branch': a separate negative-guided pass feeds the negative logits, "
-              "'branch_union': the same guided by ID and negatives, 'max': union, 'weighted': "
-              "a_id + w a_neg, 'gate': a_id (1 - w a_neg), 'off'). Empty: the model card's.",
+              "'branch_union': the same guided by ID and negatives, 'branch_contrast': guided "
+              "by z_neg - z_id, 'max': union, 'weighted': a_id + w a_neg, 'gate': "
+              "a_id (1 - w a_neg), 'off'). Empty: the model card's.",
               read_only=True,
-              choices=('', 'off', 'max', 'weighted', 'gate', 'branch', 'branch_union')),
+              choices=('', 'off', 'max', 'weighted', 'gate', 'branch', 'branch_union',
+                       'branch_contrast')),
     ParamSpec('nega_weight', 0.5, "yolo_world: w of nega_fusion 'weighted' and 'gate'.",
               read_only=True, float_range=(0.0, 1.0)),
     ParamSpec('unknown_label', 'unknown', 'class_id published for detections flagged OOD.'),

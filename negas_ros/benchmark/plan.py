@@ -142,9 +142,10 @@ WEIGHTED_FUSIONS: tuple[str, ...] = ('weighted', 'gate')
 """NegA rules that read the weight w (``nega_weight``); the others ignore it."""
 DEFAULT_FUSION_GRID: tuple[tuple[str, float], ...] = (
     ('max', 0.0), ('weighted', 0.25), ('weighted', 0.5), ('weighted', 1.0),
-    ('gate', 0.25), ('gate', 0.5), ('gate', 1.0), ('branch', 0.0), ('branch_union', 0.0))
+    ('gate', 0.25), ('gate', 0.5), ('gate', 1.0), ('branch', 0.0), ('branch_union', 0.0),
+    ('branch_contrast', 0.0))
 """The NegA rules of the 'fusion' ablation, (rule, w), besides 'off' (always there)."""
-ATTENTION_GRID_RULES: tuple[str, ...] = ('max', 'branch')
+ATTENTION_GRID_RULES: tuple[str, ...] = ('max', 'branch', 'branch_contrast')
 """Grid rules whose attention is also captured (when they differ from the card's rule)."""
 RESERVED_SET_KEYS: tuple[str, ...] = ('shipped', 'random', 'none', 'off')
 """Keys an extra negative set may not take (the plan's own sets and settings use them)."""

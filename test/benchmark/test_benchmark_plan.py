@@ -31,7 +31,7 @@ RANDOM = ('dog', 'bench', 'umbrella', 'kite', 'lamp')
 LLM = NegativeSet('llm', 'LLM-style list', ('van', 'tram', 'statue', 'golf cart'), 'llm.yaml')
 LEARNED = NegativeSet('learned', 'learned rule', ('tractor', 'billboard'), 'learned.yaml')
 GRID_NAMES = ['max', 'weighted_0.25', 'weighted_0.5', 'weighted_1', 'gate_0.25', 'gate_0.5',
-              'gate_1', 'branch', 'branch_union']
+              'gate_1', 'branch', 'branch_union', 'branch_contrast']
 
 
 def test_plan_settings_and_rows() -> None:
@@ -115,12 +115,12 @@ def test_fusion_grid_rows_and_attention() -> None:
     titles = {r.key: r.title for r in plan.ablations['fusion']}
     assert titles['gate_1/negs'] == 'gate w=1, NegS'
     assert titles['branch_union/max_sigmoid'] == 'branch_union, max-sigmoid'
-    # Attention: off, the card's rule, random words, and the grid's max and branch.
+    # Attention: off, the card's rule, random words, and the grid's max and branch rules.
     assert plan.attention_settings == (
         ('NegA off (baseline)', 'nega_off'), ('NegA weighted w=0.5', 'nega'),
         ('NegA weighted w=0.5, random words', 'nega_random'), ('NegA max', 'max'),
-        ('NegA branch', 'branch'))
-    for key in ('max', 'branch'):
+        ('NegA branch', 'branch'), ('NegA branch_contrast', 'branch_contrast'))
+    for key in ('max', 'branch', 'branch_contrast'):
         assert plan.settings[key].splits == TEST_SPLITS.every, key
         assert plan.settings[key].attention == TEST_SPLITS.attention, key
     assert plan.settings['branch_union'].attention == ()
@@ -141,7 +141,7 @@ def test_the_card_rule_may_be_any_nega_on_rule(fusion: str, weight: float,
     assert len(titles) == len(set(titles))
     captured = [k for _t, k in plan.attention_settings]
     assert captured[:3] == ['nega_off', 'nega', 'nega_random']
-    assert captured[3:] == [k for k in ('max', 'branch') if k != absorbed]
+    assert captured[3:] == [k for k in ('max', 'branch', 'branch_contrast') if k != absorbed]
 
 
 def test_signature_includes_the_weight_of_weighted_and_gate_only() -> None:
@@ -151,7 +151,7 @@ def test_signature_includes_the_weight_of_weighted_and_gate_only() -> None:
     assert setting('gate', 0.25).signature != setting('gate', 0.5).signature
     assert setting('weighted', 0.25).signature != setting('weighted', 0.5).signature
     assert setting('gate', 0.5).signature != setting('weighted', 0.5).signature
-    for rule in ('off', 'max', 'branch', 'branch_union'):
+    for rule in ('off', 'max', 'branch', 'branch_union', 'branch_contrast'):
         assert setting(rule, 0.25).signature == setting(rule, 0.75).signature, rule
         assert setting(rule, 0.25).describe() == rule
     assert setting('gate', 0.5).describe() == 'gate w=0.5'
@@ -165,7 +165,8 @@ def test_plan_without_random_words_and_restricted() -> None:
     assert plan.random == () and [s.key for s in plan.negative_sets] == ['shipped']
     assert [r.key for r in plan.ablations['negatives']] == [
         'shipped/nega_off', 'shipped/nega_on', 'none/nega_off', 'none/nega_on']
-    assert [k for _t, k in plan.attention_settings] == ['nega_off', 'nega', 'branch']
+    assert [k for _t, k in plan.attention_settings] == [
+        'nega_off', 'nega', 'branch', 'branch_contrast']
     small = plan.restricted({'nega_off', 'nega'})
     assert set(small.settings) == {'nega_off', 'nega'}
     assert [r.key for r in small.rows] == [r.key for r in plan.rows]

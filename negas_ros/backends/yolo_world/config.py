@@ -41,9 +41,9 @@ __all__ = [
 
 STRIDES = (8, 16, 32)  # P3, P4, P5
 ATTENTION_LAYERS = (12, 15, 18, 21)  # the text-guided CSP blocks (C2fAttn) of the neck
-NEGA_FUSIONS = ('off', 'max', 'weighted', 'gate', 'branch', 'branch_union')
+NEGA_FUSIONS = ('off', 'max', 'weighted', 'gate', 'branch', 'branch_union', 'branch_contrast')
 """NegA rules (:mod:`negas_ros.backends.yolo_world.network` has their definitions)."""
-BRANCH_FUSIONS = ('branch', 'branch_union')
+BRANCH_FUSIONS = ('branch', 'branch_union', 'branch_contrast')
 """Rules whose negative logits come from a second, negative-guided pass of the neck."""
 HEAD_LAYER = 22
 

@@ -28,6 +28,12 @@ NegA fusion (how negative guidance joins the ID guidance; see :data:`FUSIONS`)
                   a_neg = sigmoid(z_neg / sqrt(d) + b); the backbone runs once.
     ``branch_union``  the same with the second pass guided by ID and negative texts together
                   (a = sigmoid(max(z_id, z_neg) / sqrt(d) + b), the ``max`` map).
+    ``branch_contrast``  the same with the second pass guided by how much better a negative
+                  matches than every ID text: a = sigmoid((z_neg - z_id) / sqrt(d) + b). A
+                  region that any label would light up (an object) gets z_neg close to z_id;
+                  only the part of the match that is specific to a negative survives the
+                  difference, so the negative logits are read where a negative explains the
+                  region better than the ID labels do.
     Why the branch rules (our design; measured in docs/results.md): ``max`` and ``weighted``
     lift the attention where a negative matches, but that lifts the *ID* features there too, so
     an OOD object that looks like a negative gets a higher ID confidence as well, and the
@@ -306,6 +312,8 @@ class MaxSigmoidAttention(nn.Module):
             a_ids = torch.sigmoid(z_ids / scale + bias)
             a_negs = torch.sigmoid(z_negs / scale + bias)
             attn = a_ids * (1.0 - weight * a_negs)
+        elif fusion == 'contrast':  # the negative pass of 'branch_contrast' only
+            attn = torch.sigmoid((z_negs - z_ids) / scale + bias)
         else:
             raise ValueError(f'unknown NegA fusion {fusion!r}; choose one of {FUSIONS}')
         if self.sink is not None:
@@ -652,7 +660,8 @@ class YoloWorldNet(nn.Module):
             guides = tuple(BlockGuide(g.negs, None) for g in text.guides if g.negs is not None)
             neg_feats = self._neck(p3, p4, p5, guides, 'off', text.weight)
         else:
-            neg_feats = self._neck(p3, p4, p5, text.guides, 'max', text.weight)
+            rule = 'max' if text.fusion == 'branch_union' else 'contrast'
+            neg_feats = self._neck(p3, p4, p5, text.guides, rule, text.weight)
         if sink is not None:  # one map per block: the negative pass's, with the ID pass's ids
             id_maps, neg_maps = sink[mark:mark + 4], sink[mark + 4:mark + 8]
             del sink[mark:]
