@@ -345,7 +345,8 @@ def build_plan(id_labels: Sequence[str], shipped: Sequence[str] | NegativeSet,
                random: Sequence[str] | NegativeSet, fusion: str = 'max', weight: float = 0.5,
                *, extra_sets: Sequence[NegativeSet] = (),
                fusion_grid: Sequence[tuple[str, float]] = DEFAULT_FUSION_GRID,
-               splits: SplitSet = TEST_SPLITS, extra_nega_on: bool = True) -> BenchmarkPlan:
+               splits: SplitSet = TEST_SPLITS, extra_nega_on: bool = True,
+               negs_method: str = 'negs', set_score_forms: bool = False) -> BenchmarkPlan:
     """The full benchmark plan.
 
     id_labels: K >= 1 labels. shipped: the main label file's negatives (M >= 1; a
@@ -361,6 +362,11 @@ def build_plan(id_labels: Sequence[str], shipped: Sequence[str] | NegativeSet,
     :func:`fusion_name`). splits: the world splits (:data:`TEST_SPLITS` or :data:`VAL_SPLITS`).
     extra_nega_on: give every extra set a NegA-on row (its own network setting); False keeps
     their NegA-off rows only, which cost no network run (choosing among many candidate lists).
+    negs_method: the NegS form (one of :data:`SCORE_FORMS`) of the ``negs`` and ``negas`` rows,
+    the negative-set rows and the fusion rows' NegS column (row keys stay the same; the
+    validation run chooses the form). set_score_forms: add the 'set_forms' ablation, every
+    negative set (but 'random') under every score form with NegA off (no network run), for
+    choosing the list and the form together.
     """
     if not id_labels:
         raise ValueError('at least one ID label is needed')
@@ -429,22 +435,27 @@ def build_plan(id_labels: Sequence[str], shipped: Sequence[str] | NegativeSet,
         on_keys['random'] = add(NetworkSetting('nega_random', fusion, card_w, random_set.words,
                                                every, attention))
 
-    rows = [RowSpec(key, title, off, method, shipped_t if uses else ())
+    if negs_method not in SCORE_FORMS:
+        raise ValueError(f'negs_method must be one of {SCORE_FORMS}, got {negs_method!r}')
+    form = '' if negs_method == 'negs' else f' [{negs_method}]'
+    rows = [RowSpec(key, title + (form if key == 'negs' else ''), off,
+                    negs_method if key == 'negs' else method, shipped_t if uses else ())
             for key, title, method, uses in MAIN_METHODS]
-    rows.append(RowSpec('negas', f'NegA ({settings[on].describe()}) + NegS (NegAS)', on, 'negs',
-                        shipped_t))
+    rows.append(RowSpec('negas', f'NegA ({settings[on].describe()}) + NegS (NegAS){form}', on,
+                        negs_method, shipped_t))
 
     ablations: dict[str, tuple[RowSpec, ...]] = {}
     negative_rows = []
     for nset in sets:
         negative_rows.append(RowSpec(f'{nset.key}/nega_off', f'{nset.title}, NegA off', off,
-                                     'negs', nset.words))
+                                     negs_method, nset.words))
         if nset.key in on_keys:
             negative_rows.append(RowSpec(f'{nset.key}/nega_on', f'{nset.title}, NegA on',
-                                         on_keys[nset.key], 'negs', nset.words))
+                                         on_keys[nset.key], negs_method, nset.words))
     # Without negatives NegA has nothing to add: 'none, NegA on' is the NegA-off network.
-    negative_rows.append(RowSpec('none/nega_off', 'none, NegA off', off, 'negs', ()))
-    negative_rows.append(RowSpec('none/nega_on', 'none, NegA on (= off)', off, 'negs', ()))
+    negative_rows.append(RowSpec('none/nega_off', 'none, NegA off', off, negs_method, ()))
+    negative_rows.append(RowSpec('none/nega_on', 'none, NegA on (= off)', off, negs_method,
+                                 ()))
     ablations['negatives'] = tuple(negative_rows)
 
     fusion_keys = [('off', off)]
@@ -456,7 +467,8 @@ def build_plan(id_labels: Sequence[str], shipped: Sequence[str] | NegativeSet,
     fusion_rows = []
     for name, key in fusion_keys:
         title = settings[key].describe()
-        fusion_rows.append(RowSpec(f'{name}/negs', f'{title}, NegS', key, 'negs', shipped_t))
+        fusion_rows.append(RowSpec(f'{name}/negs', f'{title}, NegS{form}', key, negs_method,
+                                   shipped_t))
         fusion_rows.append(RowSpec(f'{name}/max_sigmoid', f'{title}, max-sigmoid', key,
                                    'max_sigmoid', ()))
     ablations['fusion'] = tuple(fusion_rows)
@@ -468,6 +480,10 @@ def build_plan(id_labels: Sequence[str], shipped: Sequence[str] | NegativeSet,
         form_rows.append(RowSpec(f'{method}/nega_on', f'{method}, NegA on', on, method,
                                  shipped_t))
     ablations['score_forms'] = tuple(form_rows)
+    if set_score_forms:
+        ablations['set_forms'] = tuple(
+            RowSpec(f'{nset.key}/{method}', f'{nset.title}, {method}', off, method, nset.words)
+            for nset in sets if nset.key != 'random' for method in SCORE_FORMS)
 
     attention_settings = [('NegA off (baseline)', off), (f'NegA {settings[on].describe()}', on)]
     if 'random' in on_keys:

@@ -166,7 +166,9 @@ class BenchmarkConfig:
     random_words: the random-word control's words; None: drawn from WordNet with ``seed``
     (:func:`random_negative_set`). Giving them runs the benchmark without WordNet.
     fusion_grid: the NegA rules of the fusion ablation besides 'off'. extra_nega_on: whether
-    the extra sets get NegA-on rows (see :func:`~negas_ros.benchmark.plan.build_plan`).
+    the extra sets get NegA-on rows. negs_method: the NegS form of the negs/negas rows.
+    set_score_forms: every set under every score form (see
+    :func:`~negas_ros.benchmark.plan.build_plan`).
     """
 
     model: Path
@@ -183,6 +185,8 @@ class BenchmarkConfig:
     random_words: tuple[str, ...] | None = None
     fusion_grid: tuple[tuple[str, float], ...] = DEFAULT_FUSION_GRID
     extra_nega_on: bool = True
+    negs_method: str = 'negs'
+    set_score_forms: bool = False
 
     def __post_init__(self) -> None:
         for name in ('id', 'ood', 'attention'):
@@ -351,14 +355,16 @@ def load_backend(config: BenchmarkConfig) -> YoloWorldBackend:
 def make_plan(card: ModelCard, labels: LabelSet, negatives: LoadedNegatives,
               splits: SplitSet = TEST_SPLITS,
               fusion_grid: tuple[tuple[str, float], ...] = DEFAULT_FUSION_GRID,
-              extra_nega_on: bool = True) -> BenchmarkPlan:
+              extra_nega_on: bool = True, negs_method: str = 'negs',
+              set_score_forms: bool = False) -> BenchmarkPlan:
     """The benchmark plan for a model card, label set and negative sets on ``splits``: the
     ``negas`` row (and every set's NegA-on row) runs the card's NegA rule ('max' when the card
     says 'off')."""
     fusion = card.nega_fusion if card.nega_fusion != 'off' else 'max'
     return build_plan(labels.id_labels, negatives.shipped, negatives.random, fusion,
                       card.nega_weight, extra_sets=negatives.extra, splits=splits,
-                      fusion_grid=fusion_grid, extra_nega_on=extra_nega_on)
+                      fusion_grid=fusion_grid, extra_nega_on=extra_nega_on,
+                      negs_method=negs_method, set_score_forms=set_score_forms)
 
 
 def image_size_for(backend: YoloWorldBackend, image_size: tuple[int, int] | None
@@ -411,7 +417,7 @@ def run_benchmark(config: BenchmarkConfig, log_progress: bool = True) -> Benchma
                                config.random_words)
     backend = load_backend(config)
     plan = make_plan(backend.card, labels, negatives, config.splits, config.fusion_grid,
-                     config.extra_nega_on)
+                     config.extra_nega_on, config.negs_method, config.set_score_forms)
     loaded = time.perf_counter()
     size = image_size_for(backend, config.image_size)
     config = replace(config, image_size=size)
@@ -514,6 +520,7 @@ def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
         'device': run.config.device,
         'seed': run.config.seed,
         'box_threshold': run.config.box_threshold,
+        'negs_method': run.config.negs_method,
         'image_size': list(run.config.image_size or ()),
         'images': counts,
         'categories': {split: dict(sorted(data.categories.items()))
@@ -575,14 +582,16 @@ def reproduce_quick(model: Path, labels: Path, seed: int, box_threshold: float,
                     counts: Counts = QUICK_COUNTS,
                     splits: SplitSet = TEST_SPLITS, *,
                     negative_sets: Sequence[tuple[str, Path]] | None = None,
-                    random_words: Sequence[str] | None = None) -> dict[str, Any]:
+                    random_words: Sequence[str] | None = None,
+                    negs_method: str = 'negs') -> dict[str, Any]:
     """The main rows on the quick subset of ``splits`` alone, as results.json entries.
 
     Runs only the two settings the main rows use (NegA off and the card's NegA), no attention
     capture: per image, each setting's outputs do not depend on what else runs, so the numbers
     equal those of the full run's quick block (up to float determinism on the machine).
     negative_sets, random_words: as in :class:`BenchmarkConfig` (None: the defaults), so that
-    the NegA-off run gets the same negative columns as the full run did.
+    the NegA-off run gets the same negative columns as the full run did. negs_method: the NegS
+    form of the negs and negas rows (results.json ``meta.negs_method``).
     """
     from negas_ros.world import World
 
@@ -596,7 +605,7 @@ def reproduce_quick(model: Path, labels: Path, seed: int, box_threshold: float,
     negatives = load_negatives(label_set, labels, config.negative_sets, seed,
                                config.random_words)
     backend = load_backend(config)
-    full = make_plan(backend.card, label_set, negatives, splits)
+    full = make_plan(backend.card, label_set, negatives, splits, negs_method=negs_method)
     plan = full.restricted({row.setting for row in full.rows})
     no_attention = Counts(counts.id, counts.ood, 0)  # mixed_test/_val serve attention only
     size = image_size_for(backend, image_size)

@@ -11,7 +11,9 @@ earlier row), among the *admissible* candidates: those whose ID mAP is at most
 - ``nega_rule``: the fusion ablation's NegS rows (``<rule>/negs``, ``off/negs`` included); the
   candidate is the rule's name ('off', 'max', 'weighted_0.25', 'gate_0.5', 'branch', ...);
 - ``score_form``: the score-forms ablation's NegA-on rows (``<method>/nega_on``); the
-  candidate is the score method.
+  candidate is the score method;
+- ``list_and_form``: the 'set_forms' ablation (``--set-score-forms``): every negative set but
+  the controls under every score form, NegA off; the candidate is ``<set>/<method>``.
 
 The choices are meant to be made on the validation splits (``--splits val``); results.json of
 a test run holds them too, for comparison, but results.md shows them for validation runs only.
@@ -37,6 +39,8 @@ FAMILIES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
      ('random', 'none')),
     ('nega_rule', 'NegA rule (NegS, shipped negatives)', 'fusion', '/negs', ()),
     ('score_form', 'Score form (shipped negatives, NegA on)', 'score_forms', '/nega_on', ()),
+    ('list_and_form', 'Negative list and score form together (NegA off)', 'set_forms', '',
+     ('random', 'none')),
 )
 SELECTION_RULE = (
     'In each family the winner is the candidate with the lowest mean of FPR95 on near and '
@@ -95,8 +99,8 @@ def select_choices(doc: Mapping[str, Any]) -> dict[str, Any]:
         for row_key, entry in rows.items():
             if not row_key.endswith(suffix):
                 continue
-            name = row_key[:-len(suffix)]
-            if name in left_out:
+            name = row_key[:-len(suffix)] if suffix else row_key
+            if name.split('/')[0] in left_out:
                 continue
             candidates[name] = _candidate(row_key, entry, base_map)
         ranked = sorted(

@@ -68,6 +68,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument('--sets-nega-off', action='store_true',
                         help='extra negative sets get NegA-off rows only (no network run of '
                              'their own): for choosing among many candidate lists')
+    parser.add_argument('--negs-method', default='negs', metavar='FORM',
+                        help='NegS form of the negs and negas rows (and the negative-set and '
+                             'fusion rows): negs (default), negs_ratio, negs_diff, '
+                             'negs_softmax or neglabel; chosen on the validation splits')
+    parser.add_argument('--set-score-forms', action='store_true',
+                        help='also evaluate every negative set under every score form (NegA '
+                             'off, no network run): choosing the list and the form together')
     parser.add_argument('--no-default-sets', action='store_true',
                         help='leave the default extra negative sets out (only the shipped '
                              'list, random words and none, plus any --negative-set)')
@@ -158,7 +165,9 @@ def _run(args: argparse.Namespace) -> int:
                              negative_sets=negative_sets,
                              fusion_grid=DEFAULT_FUSION_GRID if args.fusion_grid is None
                              else args.fusion_grid,
-                             extra_nega_on=not args.sets_nega_off)
+                             extra_nega_on=not args.sets_nega_off,
+                             negs_method=args.negs_method,
+                             set_score_forms=args.set_score_forms)
     run = run_benchmark(config)
     command = _command(run.config, out, args.quick)
     doc = results_document(run, command)
@@ -201,6 +210,10 @@ def _command(config: BenchmarkConfig, out: Path | None, quick: bool) -> str:
                   or 'none']
     if not config.extra_nega_on:
         parts.append('--sets-nega-off')
+    if config.negs_method != 'negs':
+        parts += ['--negs-method', config.negs_method]
+    if config.set_score_forms:
+        parts.append('--set-score-forms')
     if out is not None:
         parts += ['--out', display_path(out)]
     if quick:

@@ -307,3 +307,26 @@ def test_quick_differences_tolerance() -> None:
     c = {'negas': {'near': {'fpr95': 0.5, 'auroc': 0.7}, 'map': 0.3, 'title': 'x'}}
     assert quick_differences(a, c, 1.0) == [('negas.near.auroc', None, 0.7)]
     assert quick_differences(a, {'negas': {}}, 1.0)  # missing keys differ
+
+
+def test_negs_method_sets_the_nega_s_form_everywhere_it_is_read() -> None:
+    plan = build_plan(IDS, SHIPPED, RANDOM, extra_sets=(LLM,), negs_method='negs_diff')
+    methods = {r.key: r.method for r in plan.all_rows()}
+    assert methods['negs'] == methods['negas'] == 'negs_diff'
+    assert methods['shipped/nega_off'] == methods['llm/nega_on'] == 'negs_diff'
+    assert methods['branch/negs'] == 'negs_diff' and methods['max_sigmoid'] == 'max_sigmoid'
+    assert methods['negs_ratio/nega_off'] == 'negs_ratio'  # the forms ablation keeps its own
+    assert '[negs_diff]' in {r.key: r.title for r in plan.rows}['negas']
+    with pytest.raises(ValueError, match='negs_method'):
+        build_plan(IDS, SHIPPED, RANDOM, negs_method='energy')
+
+
+def test_set_score_forms_rows_cost_no_network_run() -> None:
+    plain = build_plan(IDS, SHIPPED, RANDOM, extra_sets=(LLM,))
+    plan = build_plan(IDS, SHIPPED, RANDOM, extra_sets=(LLM,), set_score_forms=True)
+    assert plan.settings.keys() == plain.settings.keys()
+    rows = plan.ablations['set_forms']
+    assert {r.setting for r in rows} == {'nega_off'}
+    assert [r.key for r in rows][:2] == ['shipped/negs', 'shipped/negs_ratio']
+    assert 'llm/negs_diff' in {r.key for r in rows}
+    assert not any(r.key.startswith('random/') for r in rows)

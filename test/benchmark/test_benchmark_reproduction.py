@@ -64,7 +64,8 @@ def test_benchmark_quick_subset_reproduces() -> None:
     start = time.perf_counter()
     rerun = reproduce_quick(model, labels, meta['seed'], meta['box_threshold'],
                             tuple(meta['image_size']), meta['threads'], counts=counts,
-                            negative_sets=files, random_words=random)
+                            negative_sets=files, random_words=random,
+                            negs_method=meta.get('negs_method', 'negs'))
     elapsed = time.perf_counter() - start
     reference = {key: quick[key] for key in meta['rows']}
     differences = quick_differences(reference, rerun, quick['tolerance'])

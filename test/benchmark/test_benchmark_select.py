@@ -97,3 +97,19 @@ def test_no_admissible_candidate_and_missing_ablations() -> None:
     # Without a baseline mAP nothing is admissible.
     doc['max_sigmoid']['map'] = None
     assert select_choices(doc)['families']['negative_list']['winner'] is None
+
+
+def test_list_and_form_family_skips_the_controls() -> None:
+    from negas_ros.benchmark.select import select_choices
+
+    def entry(near: float, unseen: float) -> dict:
+        return {'near': {'fpr95': near, 'auroc': 0.8}, 'near_unseen': {'fpr95': unseen,
+                                                                        'auroc': 0.8},
+                'map': 0.4}
+
+    doc = {'max_sigmoid': {'map': 0.4}, 'ablations': {'set_forms': {
+        'shipped/negs': entry(0.8, 0.8), 'shipped/negs_diff': entry(0.6, 0.7),
+        'llm_style/negs_diff': entry(0.7, 0.7), 'random/negs': entry(0.1, 0.1)}}}
+    family = select_choices(doc)['families']['list_and_form']
+    assert family['winner'] == 'shipped/negs_diff'
+    assert 'random/negs' not in family['candidates']
