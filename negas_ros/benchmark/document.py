@@ -79,6 +79,31 @@ def _leak_lines(meta: Mapping[str, Any], splits: SplitSet) -> list[str]:
     return lines
 
 
+def _provenance_section(meta: Mapping[str, Any]) -> list[str]:
+    """Where the evaluated configuration comes from (test runs): the label file's provenance,
+    the card's NegA rule and the NegS form, which the validation runs chose."""
+    model = meta['model']
+    provenance = meta.get('labels_provenance') or {}
+    out = ['## How the evaluated configuration was chosen\n',
+           'Nothing below was tuned on these test splits. The negative list, the NegA rule and '
+           'the NegS form were chosen on the validation splits (`--splits val`, written to '
+           '`docs/validation/`), which are drawn like the test splits but disjoint from them; '
+           'the test splits are for reporting only.\n']
+    if provenance.get('command'):
+        out.append(f"- Negatives: `{model['labels']}`, made by `{provenance['command']}`"
+                   + (f" from `{provenance['source']['file']}`"
+                      if isinstance(provenance.get('source'), Mapping)
+                      and provenance['source'].get('file') else '') + '.')
+    elif provenance.get('method'):
+        out.append(f"- Negatives: `{model['labels']}` ({provenance['method']}).")
+    rule = model['nega_fusion'] + (f" (w = {model['nega_weight']:g})"
+                                   if model['nega_fusion'] in ('weighted', 'gate') else '')
+    out.append(f'- NegA rule (model card): {rule}.')
+    out.append(f"- NegS form: `{meta.get('negs_method', 'negs')}` "
+               '(`negas_ros.scores`).\n')
+    return out
+
+
 def _choices_section(selection: Mapping[str, Any]) -> list[str]:
     """The 'Choices made on these splits' section of a validation run."""
     out = ['## Choices made on these splits\n', f"{selection['rule']}\n"]
@@ -165,6 +190,8 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
     selection = doc.get('selection')
     if validation and selection:
         out.extend(_choices_section(selection))
+    if not validation:
+        out.extend(_provenance_section(meta))
     add('## Main table\n')
     add('FPR95, AUROC, AUPR (AUPR-In, ID positive) in percent, over detections kept at the '
         'F1-optimal threshold tau* (see *Protocol*); ID mAP = COCO AP@[.5:.95] on '

@@ -484,6 +484,18 @@ def _machine() -> dict[str, Any]:
     return info
 
 
+def _labels_provenance(path: Path) -> dict[str, Any]:
+    """The ``provenance`` mapping of a label file (empty when it has none)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding='utf-8'))
+    except (OSError, yaml.YAMLError):
+        return {}
+    provenance = data.get('provenance') if isinstance(data, dict) else None
+    return dict(provenance) if isinstance(provenance, Mapping) else {}
+
+
 def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
     """The results.json document of a run (layout: docs/results.md, 'results.json')."""
     plan = run.plan
@@ -521,6 +533,7 @@ def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
         'seed': run.config.seed,
         'box_threshold': run.config.box_threshold,
         'negs_method': run.config.negs_method,
+        'labels_provenance': _labels_provenance(run.config.labels),
         'image_size': list(run.config.image_size or ()),
         'images': counts,
         'categories': {split: dict(sorted(data.categories.items()))

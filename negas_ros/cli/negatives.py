@@ -440,7 +440,11 @@ def _prune(args: argparse.Namespace) -> int:
     from negas_ros.backends.base import BackendSpec, create_backend
     from negas_ros.labels import load_labels
     from negas_ros.models import resolve_model
-    from negas_ros.negatives.output import read_negative_groups, write_labels_yaml
+    from negas_ros.negatives.output import (
+        generation_date,
+        read_negative_groups,
+        write_labels_yaml,
+    )
     from negas_ros.negatives.prune import id_responses, prune_negatives
 
     labels = load_labels(args.labels)
@@ -464,6 +468,10 @@ def _prune(args: argparse.Namespace) -> int:
     provenance: dict[str, object] = {
         'method': "pruned by the detector's response on ID images",
         'tool': 'negas-ros negatives prune',
+        'date': generation_date(),
+        'notes': 'Negatives whose response on ID detections (the quantile of their sigmoid) '
+                 'exceeds max_response were dropped: the detector answers them on ID objects, '
+                 'so they would lower NegS on ID detections (negas_ros/negatives/prune.py).',
         'source': {'file': args.labels, 'sha256': digest,
                    'method': (source_provenance or {}).get('method')},
         'model': args.model,

@@ -249,10 +249,11 @@ def write_model_card_md(directory: Path, facts: Mapping[str, Any]) -> Path:
         '## Negative labels',
         '',
         'The shipped negatives (`config/labels/world.yaml`) are not made here: they come from '
-        '`negas-ros negatives generate --method wordnet` run as a user runs it, WordNet '
-        "candidates ranked by this detector's own frozen text encoder (see the provenance in "
-        'that file and docs/results.md, which also records how the list length, the NegA rule '
-        'and the score were chosen on the validation splits).',
+        '`negas-ros negatives generate --method wordnet` run as a user runs it (WordNet '
+        "candidates ranked by this detector's text encoder) and `negas-ros negatives prune` on "
+        'ID validation images; the provenance in that file records both commands. How the '
+        'list, the NegA rule, the NegS form and the demo thresholds were chosen, all on the '
+        "world's validation splits, is in docs/choices.md.",
         '',
         f'Training also writes the ablation list of the learned-embedding rule '
         f'(`config/labels/ablation/{choice["file"]}`): for each ID label the '

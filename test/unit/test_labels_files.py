@@ -150,9 +150,10 @@ def test_provenance_says_how_and_when(path: Path) -> None:
     data = yaml.safe_load(path.read_text(encoding='utf-8'))
     provenance = data.get('provenance')
     assert isinstance(provenance, dict), f'{path.name}: no provenance mapping'
-    # world.yaml is written by `negas-ros train-world` from the learned embeddings.
+    # world.yaml: WordNet candidates ranked by the detector's text encoder, pruned on ID
+    # validation images (negas-ros negatives generate, then prune).
     expected = 'curated by hand' if path.name != 'world.yaml' else (
-        'learned text-embedding similarity (negas_ros.train.negatives)')
+        "pruned by the detector's response on ID images")
     assert provenance.get('method') == expected
     assert isinstance(provenance.get('date'), str) and provenance['date'][:4].isdigit()
     assert str(provenance.get('notes', '')).strip()

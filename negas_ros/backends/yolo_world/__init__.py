@@ -22,10 +22,11 @@ The ``model`` parameter (what :func:`load_model_card` accepts)
 
           weights: yolov8s-worldv2.pt      # required; paths are relative to the card
           text_model: openai/clip-vit-base-patch32   # hub id or directory; null: never load
+          text_projection: null            # sentence encoders: learned projection (.npz)
           text_embeddings: vocabulary.npz  # optional offline vocabulary, looked up first
           imgsz: 640                       # or [height, width], multiples of 32
-          nega_fusion: max                 # NegA rule when nega is on: off | max | weighted
-          nega_weight: 0.5                 # w of 'weighted'
+          nega_fusion: max                 # NegA rule when nega is on (config.NEGA_FUSIONS)
+          nega_weight: 0.5                 # w of 'weighted' and 'gate'
           iou_threshold: 0.7               # NMS
           max_det: 300
           fuse: true                       # fold BatchNorm into the convs
