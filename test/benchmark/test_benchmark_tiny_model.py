@@ -64,8 +64,10 @@ def test_files_and_layout(cli_run: tuple[Path, dict[str, Any]],
     assert set(doc['ablations']) == {'negatives', 'fusion', 'score_forms'}
     assert set(doc['attention_overlap']) == {'ood_near', 'mixed_test'}
     for per_setting in doc['attention_overlap'].values():
-        # The card's rule is max: the grid's max is 'nega'; its branch rule is captured too.
-        assert set(per_setting) == {'nega_off', 'nega', 'nega_random', 'branch'}
+        # The card's rule is max: the grid's max is 'nega'; the two rules with a negative pass
+        # of their own (branch, branch_contrast) are captured too.
+        assert set(per_setting) == {'nega_off', 'nega', 'nega_random', 'branch',
+                                    'branch_contrast'}
         for key in per_setting:
             assert set(per_setting[key]) == {'12', '15', '18', '21', 'mean'}
     assert doc['target']['required_reduction'] == 0.40
@@ -104,8 +106,10 @@ def test_files_and_layout(cli_run: tuple[Path, dict[str, Any]],
                                                     'max/max_sigmoid']
     assert doc['ablations']['fusion']['gate_0.5/negs']['nega'] == 'gate w=0.5'
     # branch leaves the ID outputs of NegA off alone: same mAP and tau* as off.
-    branch, off = doc['ablations']['fusion']['branch/max_sigmoid'], doc['max_sigmoid']
-    assert (branch['map'], branch['tau']) == (off['map'], off['tau'])
+    off = doc['max_sigmoid']
+    for rule in ('branch', 'branch_contrast'):
+        branch = doc['ablations']['fusion'][f'{rule}/max_sigmoid']
+        assert (branch['map'], branch['tau']) == (off['map'], off['tau']), rule
     assert set(doc['selection']['families']) == {'negative_list', 'nega_rule', 'score_form'}
     assert set(doc['selection']['families']['negative_list']['candidates']) == {
         'shipped', *extra}
