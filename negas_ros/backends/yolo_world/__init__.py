@@ -41,20 +41,25 @@ The ``model`` parameter (what :func:`load_model_card` accepts)
 
 Design choices (ours; the NegAS paper publishes no formulas)
 
-NegA fusion default: 'max' (the union of ID and negative texts)
-    The max-sigmoid attention takes the max similarity over the texts it is given; 'max' puts
-    the negatives into that max. (1) It is exactly what YOLO-World computes when the negatives
-    are simply appended to the vocabulary, the regime the network was trained in: every
-    training image sees a vocabulary that mixes present and absent categories, so the attention
-    values and the features after it stay in their trained range, which a sum ('weighted') can
-    leave. (2) It does what NegA asks: a region that looks like a negative label gets the
-    attention an ID-like region gets, instead of being damped as background, so the head's
-    negative logits there are computed on enhanced features and NegS can see them. (3) It has
-    no weight to tune, which matters before any OOD validation data exists. The cost is that ID
-    features can change where negatives respond; 'off' (same weights, negatives excluded from
-    the attention, ID outputs bit-for-bit those of the ID labels alone) is the control that
-    measures it, and node parameter ``nega: false`` selects it at run time.
-    'weighted' (a = min(1, a_id + w a_neg)) is the graded alternative; w = 0 equals 'off'.
+NegA rules (``nega_fusion``; a model card names its default, the node parameter overrides it)
+    The max-sigmoid attention of each text-guided neck block takes the max similarity over the
+    texts it is given. 'max' puts the negatives into that max (what YOLO-World computes when the
+    negatives are simply appended to the vocabulary); 'weighted' adds them with a weight,
+    a = min(1, a_id + w a_neg), so a region that looks like a negative is enhanced a little
+    instead of suppressed as background, without letting the negatives take over the ID
+    attention; 'gate' damps the ID attention where negatives match, a_id (1 - w a_neg); the
+    branch rules ('branch', 'branch_union', 'branch_contrast') leave the ID outputs exactly
+    those of the plain detector and compute the negative logits from a second neck pass that
+    the negatives guide. All are inference-time rules: they work on released checkpoints as
+    they are. 'off' (negatives excluded from the attention; ID outputs bit-for-bit those of the
+    ID labels alone) is the control, also selected by node parameter ``nega: false``.
+    Which rule and weight a card names is a measured choice: for the embedded ``negas_mini``,
+    'weighted' with w = 0.25 won on the world's validation splits (docs/choices.md): 'max'
+    and the branch rules changed near-OOD FPR95 by less than half a point, 'gate' and larger
+    weights cost more than 0.5 ID mAP points. A released YOLO-World checkpoint was never
+    measured here (no OOD validation data for real images in this repository); its card
+    default stays 'max', the rule closest to how YOLO-World was trained, until a user measures
+    their own.
 
 Head and scores
     ID and negative logits come from one forward with the same class embeddings and formula.
