@@ -88,7 +88,8 @@ def _provenance_section(meta: Mapping[str, Any]) -> list[str]:
            'Nothing below was tuned on these test splits. The negative list, the NegA rule and '
            'the NegS form were chosen on the validation splits (`--splits val`, written to '
            '`docs/validation/`), which are drawn like the test splits but disjoint from them; '
-           'the test splits are for reporting only.\n']
+           'the test splits are for reporting only. Every candidate, the rule that picked the '
+           'winner and its validation numbers: `docs/choices.md`.\n']
     if provenance.get('command'):
         out.append(f"- Negatives: `{model['labels']}`, made by `{provenance['command']}`"
                    + (f" from `{provenance['source']['file']}`"
