@@ -2,7 +2,7 @@
 
 Importing this package registers the backend and imports neither torch nor transformers; they
 are imported when a backend is built. Written from the published architecture (YOLO-World,
-Cheng et al., CVPR 2024; see docs in ``shared/notes/negas-method.md``); no code from the GPL
+Cheng et al., CVPR 2024, and the released checkpoints' tensor names); no code from the GPL
 (official) or AGPL (ultralytics) implementations. Tensor names and shapes match the released
 ``yolov8{s,m,l,x}-worldv2.pt`` so those weights load one to one.
 
