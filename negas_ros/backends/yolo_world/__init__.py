@@ -55,8 +55,9 @@ NegA rules (``nega_fusion``; a model card names its default, the node parameter 
     ID labels alone) is the control, also selected by node parameter ``nega: false``.
     Which rule and weight a card names is a measured choice: for the embedded ``negas_mini``,
     'weighted' with w = 0.25 won on the world's validation splits (docs/choices.md): 'max'
-    and the branch rules changed near-OOD FPR95 by less than half a point, 'gate' and larger
-    weights cost more than 0.5 ID mAP points. A released YOLO-World checkpoint was never
+    and the branch rules moved the mean near / near_unseen FPR95 by less than half a point,
+    'gate' and larger weights cost more than 0.5 ID mAP points; on the test splits the
+    winner's gain did not hold (docs/results.md). A released YOLO-World checkpoint was never
     measured here (no OOD validation data for real images in this repository); its card
     default stays 'max', the rule closest to how YOLO-World was trained, until a user measures
     their own.
