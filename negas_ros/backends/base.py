@@ -14,6 +14,7 @@ from negas_ros.detection import RawDetections
 __all__ = [
     'BackendSpec',
     'DetectorBackend',
+    'NonFiniteOutputError',
     'available_backends',
     'check_image',
     'create_backend',
@@ -57,6 +58,14 @@ class DetectorBackend(Protocol):
         ID and negative logits in the label order given to :meth:`set_labels`.
         """
         ...
+
+
+class NonFiniteOutputError(RuntimeError):
+    """The model produced NaN or inf logits or boxes: a broken model or precision, not an image.
+
+    Backends raise it instead of returning an empty result (NaN fails every threshold test, so
+    the frame would silently look empty); the node counts it in ``/diagnostics`` and logs it.
+    """
 
 
 def check_image(image_rgb: object, box_threshold: float) -> None:

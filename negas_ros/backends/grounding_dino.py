@@ -10,26 +10,39 @@ Prompt and per-label logits
     stripped, each followed by ``.``. Labels are tokenised one by one and concatenated, so each
     label's token span is known exactly (the concatenation is checked against the tokenizer on
     the whole prompt). The model outputs one logit per token, (B, Q, 256); a label's logit is
-    the max over its tokens, as in the transformers post-processing (max of sigmoids == sigmoid
-    of the max logit, sigmoid being monotone).
+    the max over its own tokens (max of sigmoids == sigmoid of the max logit, sigmoid being
+    monotone). This is per label; transformers' ``post_process_grounded_object_detection``
+    instead scores a box by the max over all prompt tokens, [CLS], [SEP] and '.' included, and
+    then names the phrase, so its box score can differ from our best label's score.
 
-Passes (the 256-token limit)
+Passes (the 256-token limit) and how they merge
     Labels are packed in order into passes of at most ``max_text_tokens`` tokens (default: the
     model's ``max_text_len``, 256). With NegA on, every pass holds all ID labels first and then
-    as many negatives as fit. Aggregation over passes: the candidates are the union of the
-    queries of all passes whose best ID sigmoid >= box_threshold, each with its own boxes and ID
-    logits; a candidate's responses to negatives that live in another pass come from that pass's
-    query with the highest IoU to the candidate's box when that IoU >= ``match_iou`` (0.5), else
-    ``floor_logit`` (-20). Candidates are then de-duplicated across passes (never within one, to
-    keep a single pass equal to plain Grounding DINO, which has no NMS): greedily by best ID
-    logit, a candidate is dropped when it overlaps a kept candidate of another pass with IoU >=
-    ``dedup_iou`` (0.5). Output order: pass, then query index.
+    as many negatives as fit. Merge rule (ours), chosen so that a box's ID score does not grow
+    with the number of passes, i.e. with the number of negatives:
+
+    - the anchor is pass 0 (NegA on: ID labels + the first negatives; NegA off: the ID labels
+      alone). Candidates are the anchor's queries, with the anchor's boxes, in query order;
+      other passes never add boxes, so there are no cross-pass duplicates to remove, and, as in
+      plain Grounding DINO (a DETR-style set predictor), there is no NMS within a pass;
+    - each candidate is read in every other pass at that pass's query with the highest IoU to
+      the candidate's box;
+    - ID logits (``id_merge='mean'``, default): the mean over the anchor and every other ID pass
+      whose best query overlaps the box with IoU >= ``match_iou`` (0.5) - a mean, never a max,
+      so more passes do not lift the score. ``id_merge='anchor'`` keeps the anchor's logits;
+    - a candidate is kept when its merged best ID sigmoid >= box_threshold;
+    - a negative of another pass is read at that pass's best-IoU query whatever the IoU, and
+      where no query of that pass overlaps the box, at the query with the nearest centre: the
+      pass's own response nearest the box, so every negative can lower NegS. ``floor_logit``
+      (-20) is left only for a pass without any query (never with a real model).
+
+    The merge is vectorised: float32 IoU blocks between the candidates and each other pass's
+    queries, pruned by a sweep on x (13 passes x 900 queries: see docs/benchmarks.md).
 
 NegA off
     The ID detections and ID logits are exactly those of the ID-only prompt: the ID-only pass
-    runs alone (batch of one, as an ID-only backend runs it). Negatives are packed into
-    negative-only passes; each ID candidate takes its negative responses from the best-IoU query
-    of those passes (same rule: IoU >= ``match_iou`` else ``floor_logit``).
+    runs alone (batch of one, as an ID-only backend runs it) and is the anchor; the negatives
+    are packed into negative-only passes and read by the rule above.
 
 Caching
     Text encodings are computed once per :meth:`GroundingDinoBackend.set_labels`: the BERT text
@@ -37,8 +50,13 @@ Caching
     ``text_backbone`` is replaced by a small module that returns the cached output when it is
     called with the cached ``input_ids`` (falling through to BERT otherwise), so the per-frame
     forward never re-runs BERT. Passes are batched (``passes_per_forward`` rows, the same image
-    in every row) and the image backbone (Swin) runs once per forward on the first row, its
-    features shared by all rows.
+    in every row) and the image backbone (Swin) runs once per frame: on the first row of the
+    first forward group, its features kept for the frame and shared by every row and group.
+
+Precision and failures
+    ``half=True`` (CUDA) runs the model in fp16 except the deformable-attention sampling
+    (grid_sample), which stays in fp32. NaN or inf logits or boxes raise
+    :class:`~negas_ros.backends.base.NonFiniteOutputError` (never an empty result).
 
 Preprocessing
     The checkpoint's ``preprocessor_config.json`` is read (resize rule, rescale, mean/std) and
@@ -55,6 +73,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+import logging
 import math
 import re
 import threading
@@ -64,7 +83,12 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from negas_ros.backends.base import BackendSpec, check_image, register_backend
+from negas_ros.backends.base import (
+    BackendSpec,
+    NonFiniteOutputError,
+    check_image,
+    register_backend,
+)
 from negas_ros.detection import RawDetections
 
 if TYPE_CHECKING:
@@ -84,10 +108,13 @@ __all__ = [
 FloatArray = npt.NDArray[np.float32]
 
 DEFAULT_MATCH_IOU = 0.5
-DEFAULT_DEDUP_IOU = 0.5
+DEFAULT_ID_MERGE = 'mean'
 DEFAULT_FLOOR_LOGIT = -20.0
 DEFAULT_PASSES_PER_FORWARD = 4
 
+# Constructor keywords that BackendSpec.options may set.
+SPEC_OPTIONS = ('max_text_tokens', 'passes_per_forward', 'match_iou', 'floor_logit', 'id_merge')
+_LOG = logging.getLogger(__name__)
 _DEVICE_RE = re.compile(r'^(cpu|cuda(:\d+)?)$')
 _DELIMITERS = ('.', '?')  # phrase separators in transformers' Grounding DINO
 
@@ -200,12 +227,6 @@ def box_iou(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[np.float64]
     return out
 
 
-def _sigmoid(x: FloatArray) -> npt.NDArray[np.float64]:
-    with np.errstate(over='ignore'):
-        out: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
-    return out
-
-
 @dataclass(frozen=True)
 class PassOutput:
     """One prompt pass on one image, all Q queries.
@@ -222,76 +243,150 @@ class PassOutput:
     neg_indices: tuple[int, ...]
 
 
+ID_MERGES = ('mean', 'anchor')
+
+
 def aggregate_passes(
     passes: Sequence[PassOutput],
     num_id: int,
     num_neg: int,
     box_threshold: float,
     match_iou: float = DEFAULT_MATCH_IOU,
-    dedup_iou: float = DEFAULT_DEDUP_IOU,
     floor_logit: float = DEFAULT_FLOOR_LOGIT,
+    id_merge: str = DEFAULT_ID_MERGE,
 ) -> RawDetections:
     """Merge the passes of one image into candidates (the rule in the module docstring).
 
-    Candidates come from passes with ID logits, where the best ID sigmoid >= box_threshold.
-    With a single ID pass the candidates' boxes and ID logits are that pass's values, unchanged.
+    The anchor is the first pass with ID logits; candidates are its queries, in query order,
+    whose merged best ID sigmoid >= box_threshold. With a single pass (or ``id_merge='anchor'``)
+    the candidates' boxes and ID logits are the anchor's values, unchanged.
     """
-    cand_boxes: list[FloatArray] = []
-    cand_id: list[FloatArray] = []
-    cand_neg: list[FloatArray] = []
-    cand_pass: list[npt.NDArray[np.intp]] = []
-    for p, out in enumerate(passes):
-        if out.id_logits is None:
+    if id_merge not in ID_MERGES:
+        raise ValueError(f'id_merge must be one of {", ".join(ID_MERGES)}, got {id_merge!r}')
+    anchor_index = next((i for i, p in enumerate(passes) if p.id_logits is not None), None)
+    if anchor_index is None:
+        raise ValueError('no pass holds ID logits')
+    anchor = passes[anchor_index]
+    assert anchor.id_logits is not None
+    others = [p for i, p in enumerate(passes) if i != anchor_index]
+    id_others = [p.id_logits is not None and id_merge == 'mean' for p in others]
+    threshold_logit = _logit(box_threshold)
+
+    # Which anchor queries can reach the threshold: a mean is never above its largest term, so
+    # an anchor query qualifies only if it, or a query of another ID pass matched to it, does.
+    # This keeps the matching below cheap at the usual thresholds.
+    eligible = anchor.id_logits.max(axis=1) >= threshold_logit
+    strong = [p.boxes_xyxy[p.id_logits.max(axis=1) >= threshold_logit]
+              for p, use_id in zip(others, id_others, strict=True)
+              if use_id and p.id_logits is not None]
+    strong_boxes = np.concatenate(strong) if strong else np.zeros((0, 4), np.float32)
+    if strong_boxes.shape[0]:
+        rest = np.flatnonzero(~eligible)
+        if rest.size:
+            reach = _best_matches(anchor.boxes_xyxy[rest], [strong_boxes])[1][:, 0] >= match_iou
+            eligible[rest[reach]] = True
+    cand = np.flatnonzero(eligible)
+    boxes = anchor.boxes_xyxy[cand]
+
+    id_sum = anchor.id_logits[cand].astype(np.float64)
+    id_count = np.ones((cand.size, 1), np.float64)
+    neg = np.full((cand.size, num_neg), floor_logit, np.float32)
+    if anchor.neg_indices:
+        neg[:, np.asarray(anchor.neg_indices, np.intp)] = anchor.neg_logits[cand]
+    readers = [(p, use_id) for p, use_id in zip(others, id_others, strict=True)
+               if p.neg_indices or use_id]
+    if cand.size and readers:
+        best, best_iou = _best_matches(boxes, [p.boxes_xyxy for p, _ in readers])
+        rows = np.arange(cand.size)
+        for j, (other, use_id) in enumerate(readers):
+            query, iou = best[:, j], best_iou[:, j]
+            if other.neg_indices and other.boxes_xyxy.shape[0]:
+                # The negative's response at its pass's query overlapping the box most (nearest
+                # centre when none overlaps): every negative can lower NegS.
+                cols = np.asarray(other.neg_indices, np.intp)
+                neg[np.ix_(rows, cols)] = other.neg_logits[query]
+            if use_id and other.id_logits is not None:
+                same = iou >= match_iou
+                id_sum[same] += other.id_logits[query[same]]
+                id_count[same] += 1.0
+    id_logits = (id_sum / id_count).astype(np.float32)
+    keep = id_logits.max(axis=1) >= threshold_logit if id_logits.size else np.zeros(0, np.bool_)
+    return RawDetections(boxes[keep].astype(np.float32, copy=False), id_logits[keep], neg[keep])
+
+
+def _logit(probability: float) -> float:
+    """The logit whose sigmoid is probability (threshold in logit space; +-inf at 0 and 1)."""
+    if probability <= 0.0:
+        return -math.inf
+    if probability >= 1.0:
+        return math.inf
+    return math.log(probability / (1.0 - probability))
+
+
+def _best_matches(
+    boxes: FloatArray, pass_boxes: Sequence[FloatArray], chunk: int = 64
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    """For each box and each pass: the index of the pass's query with the highest IoU, and it.
+
+    boxes (N, 4); pass_boxes: P arrays (Q_p, 4). Returns (N, P) indices and (N, P) IoUs; where no
+    query of a pass overlaps a box, IoU 0 and the query with the nearest centre.
+    Sweep on x: boxes and each pass's queries are sorted by x1, and a chunk of neighbouring
+    boxes is compared only with the contiguous run of queries whose x1 lies in
+    [min box x1 - widest query, max box x2]; no query outside that run can overlap the chunk.
+    Exact, and a few times fewer IoUs than the dense matrix.
+    """
+    n, p = boxes.shape[0], len(pass_boxes)
+    best = np.zeros((n, p), np.intp)
+    best_iou = np.zeros((n, p), np.float32)
+    if not n:
+        return best, best_iou
+    order = np.argsort(boxes[:, 0], kind='stable')
+    sorted_boxes = boxes[order].astype(np.float32)
+    for j, queries in enumerate(pass_boxes):
+        if not queries.shape[0]:
             continue
-        keep = np.flatnonzero(_sigmoid(out.id_logits.max(axis=1)) >= box_threshold)
-        boxes = out.boxes_xyxy[keep]
-        neg = np.full((keep.size, num_neg), floor_logit, np.float32)
-        for q, other in enumerate(passes):
-            if not other.neg_indices:
+        q_order = np.argsort(queries[:, 0], kind='stable')
+        q_sorted = queries[q_order].astype(np.float32)
+        widest = float((q_sorted[:, 2] - q_sorted[:, 0]).max())
+        for start in range(0, n, chunk):
+            block = sorted_boxes[start : start + chunk]
+            lo = int(np.searchsorted(q_sorted[:, 0], block[:, 0].min() - widest, 'left'))
+            hi = int(np.searchsorted(q_sorted[:, 0], block[:, 2].max(), 'right'))
+            if hi <= lo:
                 continue
-            cols = np.asarray(other.neg_indices, np.intp)
-            if q == p:
-                neg[:, cols] = other.neg_logits[keep]
-            elif keep.size and other.boxes_xyxy.shape[0]:
-                iou = box_iou(boxes, other.boxes_xyxy)
-                best = iou.argmax(axis=1)
-                matched = iou[np.arange(keep.size), best] >= match_iou
-                neg[np.ix_(np.flatnonzero(matched), cols)] = other.neg_logits[best[matched]]
-        cand_boxes.append(boxes)
-        cand_id.append(out.id_logits[keep])
-        cand_neg.append(neg)
-        cand_pass.append(np.full(keep.size, p, np.intp))
-    if not cand_boxes:
-        return RawDetections.empty(num_id, num_neg)
-    raw = RawDetections(
-        np.concatenate(cand_boxes).astype(np.float32, copy=False),
-        np.concatenate(cand_id).astype(np.float32, copy=False),
-        np.concatenate(cand_neg).astype(np.float32, copy=False),
-    )
-    if len(cand_boxes) == 1:
-        return raw
-    return raw.select(_cross_pass_keep(raw, np.concatenate(cand_pass), dedup_iou))
+            iou = _iou_f32(block, q_sorted[lo:hi])
+            arg = iou.argmax(axis=1)
+            rows = order[start : start + chunk]
+            best[rows, j] = q_order[lo + arg]
+            best_iou[rows, j] = iou[np.arange(block.shape[0]), arg]
+        # Boxes no query of this pass touches: the query whose centre is nearest.
+        alone = np.flatnonzero(best_iou[:, j] <= 0.0)
+        if alone.size:
+            centre = (boxes[alone, :2] + boxes[alone, 2:]) / 2
+            q_centre = (queries[:, :2] + queries[:, 2:]) / 2
+            dist = ((centre[:, None, :] - q_centre[None, :, :]) ** 2).sum(axis=2)
+            best[alone, j] = dist.argmin(axis=1)
+    return best, best_iou
 
 
-def _cross_pass_keep(
-    raw: RawDetections, pass_of: npt.NDArray[np.intp], dedup_iou: float
-) -> npt.NDArray[np.bool_]:
-    """Greedy suppression by best ID logit, only between candidates of different passes."""
-    n = len(raw)
-    keep = np.zeros(n, np.bool_)
-    order = np.argsort(-raw.id_logits.max(axis=1), kind='stable')
-    kept: list[int] = []
-    for i in order:
-        if kept:
-            idx = np.asarray(kept, np.intp)
-            others = idx[pass_of[idx] != pass_of[i]]
-            if others.size:
-                overlap = box_iou(raw.boxes_xyxy[i : i + 1], raw.boxes_xyxy[others])
-                if overlap.max() >= dedup_iou:
-                    continue
-        kept.append(int(i))
-        keep[i] = True
-    return keep
+def _iou_f32(a: FloatArray, b: FloatArray) -> FloatArray:
+    """IoU matrix (N, M) in float32 with in-place temporaries (the merge's hot loop)."""
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    inter = np.minimum(a[:, None, 2], b[None, :, 2])
+    np.subtract(inter, x1, out=inter)
+    np.maximum(inter, 0.0, out=inter)
+    np.maximum(a[:, None, 1], b[None, :, 1], out=x1)
+    height = np.minimum(a[:, None, 3], b[None, :, 3])
+    np.subtract(height, x1, out=height)
+    np.maximum(height, 0.0, out=height)
+    np.multiply(inter, height, out=inter)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    np.add(area_a[:, None], area_b[None, :], out=height)
+    np.subtract(height, inter, out=height)  # union
+    np.maximum(height, 1e-12, out=height)
+    np.divide(inter, height, out=inter)
+    return inter
 
 
 # --------------------------------------------------------------------------- torch helpers
@@ -382,7 +477,7 @@ class _LabelState:
     text_cache: tuple[tuple[torch.Tensor, torch.Tensor], ...]  # (input_ids, BERT hidden states)
 
 
-def _torch_modules() -> tuple[type[Any], type[Any]]:
+def _torch_modules() -> tuple[type[Any], type[Any], type[Any]]:
     """nn.Module wrappers, defined lazily so that importing this module does not import torch."""
     global _MODULES
     if _MODULES is not None:
@@ -426,18 +521,34 @@ def _torch_modules() -> tuple[type[Any], type[Any]]:
             )
 
     class SharedImageEncoder(torch.nn.Module):
-        """Runs the image backbone on batch row 0 only and shares its features with all rows.
+        """Runs the image backbone once per frame and shares its features with every pass.
 
-        Valid because every row of our batches holds the same image (one row per prompt pass).
+        Every row of our batches holds the same image (one row per prompt pass), so the backbone
+        runs on row 0 only. Between :meth:`begin_frame` and :meth:`end_frame` (the backend's
+        infer) its output is kept and reused by every forward group of that frame; outside a
+        frame (direct calls of the model) nothing is cached.
         """
 
         def __init__(self, inner: torch.nn.Module) -> None:
             super().__init__()
             self.inner = inner
+            self._frame_open = False
+            self._cached: Any = None
+
+        def begin_frame(self) -> None:
+            self._frame_open, self._cached = True, None
+
+        def end_frame(self) -> None:
+            self._frame_open, self._cached = False, None
 
         def forward(self, pixel_values: torch.Tensor, pixel_mask: torch.Tensor) -> Any:
             batch = pixel_values.shape[0]
-            out = self.inner(pixel_values[:1], pixel_mask[:1])
+            if self._frame_open and self._cached is not None:
+                out = self._cached
+            else:
+                out = self.inner(pixel_values[:1], pixel_mask[:1])
+                if self._frame_open:
+                    self._cached = out
             if batch == 1:
                 return out
             return [
@@ -445,11 +556,47 @@ def _torch_modules() -> tuple[type[Any], type[Any]]:
                 for fmap, mask in out
             ]
 
-    _MODULES = (CachedTextBackbone, SharedImageEncoder)
+    class Fp32Sampling(torch.nn.Module):
+        """Runs multi-scale deformable sampling (grid_sample) in fp32 inside an fp16 model.
+
+        grid_sample in half precision loses the sub-pixel sampling positions and gave NaN on
+        CPU; the sampling is a small part of the cost, so it runs in fp32 and casts back.
+        """
+
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, value: torch.Tensor, spatial_shapes: torch.Tensor,
+                    spatial_shapes_list: Any, level_start_index: torch.Tensor,
+                    sampling_locations: torch.Tensor, attention_weights: torch.Tensor,
+                    im2col_step: int) -> torch.Tensor:
+            out = self.inner(value.float(), spatial_shapes, spatial_shapes_list,
+                             level_start_index, sampling_locations.float(),
+                             attention_weights.float(), im2col_step)
+            return cast(torch.Tensor, out).to(value.dtype)
+
+    _MODULES = (CachedTextBackbone, SharedImageEncoder, Fp32Sampling)
     return _MODULES
 
 
-_MODULES: tuple[type[Any], type[Any]] | None = None
+_MODULES: tuple[type[Any], type[Any], type[Any]] | None = None
+
+
+def keep_sampling_in_fp32(net: Any) -> int:
+    """Wrap every deformable-attention sampler of a transformers Grounding DINO in fp32.
+
+    Used for ``half=True``; returns how many samplers were wrapped (idempotent).
+    """
+    fp32_cls = _torch_modules()[2]
+    wrapped = 0
+    for module in net.modules():
+        inner = getattr(module, 'attn', None)
+        if type(module).__name__ == 'GroundingDinoMultiscaleDeformableAttention' and inner:
+            if not isinstance(inner, fp32_cls):
+                module.attn = fp32_cls(inner)
+            wrapped += 1
+    return wrapped
 
 
 # --------------------------------------------------------------------------- the backend
@@ -466,7 +613,7 @@ class GroundingDinoBackend:
         max_text_tokens: prompt limit per pass, [CLS] and [SEP] included; default and maximum
             the model's ``max_text_len`` (256). Smaller values force more passes (tests).
         passes_per_forward: passes batched into one forward.
-        match_iou / dedup_iou / floor_logit: the aggregation rule of the module docstring.
+        match_iou / floor_logit / id_merge: the pass-merge rule of the module docstring.
 
     Thread-safe: infer calls serialise on an internal lock; set_labels encodes the texts
     outside it and then swaps the whole label set in at once, between two frames.
@@ -483,8 +630,8 @@ class GroundingDinoBackend:
         max_text_tokens: int | None = None,
         passes_per_forward: int = DEFAULT_PASSES_PER_FORWARD,
         match_iou: float = DEFAULT_MATCH_IOU,
-        dedup_iou: float = DEFAULT_DEDUP_IOU,
         floor_logit: float = DEFAULT_FLOOR_LOGIT,
+        id_merge: str = DEFAULT_ID_MERGE,
     ) -> None:
         if not isinstance(device, str) or not _DEVICE_RE.match(device):
             raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
@@ -492,9 +639,10 @@ class GroundingDinoBackend:
             raise ValueError('half=True (fp16) needs a CUDA device; use half=False on cpu')
         if passes_per_forward < 1:
             raise ValueError(f'passes_per_forward must be >= 1, got {passes_per_forward}')
-        for name, value in (('match_iou', match_iou), ('dedup_iou', dedup_iou)):
-            if not 0.0 < value <= 1.0:
-                raise ValueError(f'{name} must be in (0, 1], got {value}')
+        if not 0.0 < match_iou <= 1.0:
+            raise ValueError(f'match_iou must be in (0, 1], got {match_iou}')
+        if id_merge not in ID_MERGES:
+            raise ValueError(f'id_merge must be one of {", ".join(ID_MERGES)}, got {id_merge!r}')
         if not math.isfinite(floor_logit):
             raise ValueError(f'floor_logit must be finite, got {floor_logit}')
 
@@ -535,7 +683,7 @@ class GroundingDinoBackend:
         self._max_text_tokens = max_text_tokens
         self._passes_per_forward = passes_per_forward
         self._match_iou = match_iou
-        self._dedup_iou = dedup_iou
+        self._id_merge = id_merge
         self._floor_logit = floor_logit
 
         tok = cast(Any, self._tokenizer)
@@ -552,12 +700,16 @@ class GroundingDinoBackend:
                 f'{sorted(self._special_ids)} of the model'
             )
 
-        cached_text_cls, shared_image_cls = _torch_modules()
+        cached_text_cls, shared_image_cls, _ = _torch_modules()
+        if half and keep_sampling_in_fp32(net) == 0:
+            raise ValueError('half=True: no deformable-attention sampler found to keep in fp32 '
+                             '(unexpected transformers Grounding DINO layout)')
         self.text_encoder: torch.nn.Module = net.model.text_backbone  # BERT, for hooks/tests
         self._text_cache = cached_text_cls(self.text_encoder)
         net.model.text_backbone = self._text_cache
         backbone = net.model.backbone
-        backbone.conv_encoder = shared_image_cls(backbone.conv_encoder)
+        self._image_encoder = shared_image_cls(backbone.conv_encoder)
+        backbone.conv_encoder = self._image_encoder
 
         self._lock = threading.Lock()
         self._state: _LabelState | None = None
@@ -565,8 +717,19 @@ class GroundingDinoBackend:
 
     @classmethod
     def from_spec(cls, spec: BackendSpec) -> GroundingDinoBackend:
-        """Registry factory: the spec's model, device and half, defaults for the rest."""
-        return cls(spec.model, device=spec.device, half=spec.half)
+        """Registry factory: the spec's model, device and half, and its options.
+
+        Options are the keyword arguments of the constructor (``max_text_tokens``,
+        ``passes_per_forward``, ``match_iou``, ``floor_logit``, ``id_merge``); keys meant for
+        other backends are ignored with a warning, as BackendSpec promises.
+        """
+        options = dict(spec.options or {})
+        unknown = sorted(set(options) - set(SPEC_OPTIONS))
+        if unknown:
+            _LOG.warning('grounding_dino ignores backend options it does not know: %s',
+                         ', '.join(unknown))
+        known = {key: options[key] for key in SPEC_OPTIONS if key in options}
+        return cls(spec.model, device=spec.device, half=spec.half, **known)
 
     # ----------------------------------------------------------------------- labels
 
@@ -764,9 +927,17 @@ class GroundingDinoBackend:
             per_label = torch.full(
                 (batch, queries, group.n_max + 1), float('-inf'), device=logits.device
             )
+            label_logits = logits.gather(2, pos)
+            boxes = out.pred_boxes.float()
+            # A NaN fails every threshold test, so without this check a broken model or an
+            # fp16 overflow would look like "nothing detected".
+            if not (torch.isfinite(label_logits).all() and torch.isfinite(boxes).all()):
+                raise NonFiniteOutputError(
+                    f'Grounding DINO produced NaN/inf logits or boxes (passes {group.passes}, '
+                    f'dtype {self._dtype}); the model or its precision is broken')
             # Max over each label's tokens; the extra slot n_max swallows the padding.
-            per_label.scatter_reduce_(2, lab, logits.gather(2, pos), reduce='amax')
-            results.append((group, per_label[..., : group.n_max], out.pred_boxes.float()))
+            per_label.scatter_reduce_(2, lab, label_logits, reduce='amax')
+            results.append((group, per_label[..., : group.n_max], boxes))
         return results
 
     def _pass_outputs(
@@ -820,7 +991,11 @@ class GroundingDinoBackend:
                 if sync:
                     torch.cuda.synchronize(self._device)
                 t_pre = time.perf_counter()
-                forwards = self._forward(state, pixel_values)
+                self._image_encoder.begin_frame()  # the backbone runs once for all passes
+                try:
+                    forwards = self._forward(state, pixel_values)
+                finally:
+                    self._image_encoder.end_frame()
                 if sync:
                     torch.cuda.synchronize(self._device)
                 t_model = time.perf_counter()
@@ -831,8 +1006,8 @@ class GroundingDinoBackend:
                 len(state.neg_labels),
                 box_threshold,
                 self._match_iou,
-                self._dedup_iou,
                 self._floor_logit,
+                self._id_merge,
             )
             end = time.perf_counter()
             self.last_timings = {

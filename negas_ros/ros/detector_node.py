@@ -41,6 +41,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
+from negas_ros.backends.base import NonFiniteOutputError
 from negas_ros.config import (
     PARAMETERS,
     ConfigError,
@@ -108,8 +109,10 @@ class DetectorNode(LifecycleNode):
         self._worker: threading.Thread | None = None
         self._worker_running = False
         self._is_active = False
+        # errors: frames that failed for any other reason; non_finite_outputs: of those, the
+        # model gave NaN/inf (a broken model or precision, never reported as "no detections").
         self.stats = {'received': 0, 'processed': 0, 'dropped': 0, 'bad_images': 0,
-                      'errors': 0}
+                      'errors': 0, 'non_finite_outputs': 0}
         self._latency_ema_s = 0.0
         self._last_frame_time = 0.0
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -274,6 +277,13 @@ class DetectorNode(LifecycleNode):
                 continue
             try:
                 self._process(msg)
+            except NonFiniteOutputError as exc:
+                self.stats['errors'] += 1
+                self.stats['non_finite_outputs'] += 1
+                self.get_logger().error(
+                    f"frame from '{self._image_sub.topic_name if self._image_sub else ''}' "
+                    f"failed: {exc}; {self.stats['non_finite_outputs']} such frames so far",
+                    throttle_duration_sec=_THROTTLE_S)
             except Exception as exc:  # a failing frame must not kill the node
                 self.stats['errors'] += 1
                 self.get_logger().error(f'frame failed: {exc!r}',
@@ -347,7 +357,12 @@ class DetectorNode(LifecycleNode):
                                   hardware_id=self._config.device if self._config else '')
         bad = self.stats['bad_images'] + self.stats['errors']
         status.level = DiagnosticStatus.WARN if bad else DiagnosticStatus.OK
+        if self.stats['non_finite_outputs']:
+            status.level = DiagnosticStatus.ERROR  # the model itself is broken
         status.message = 'active' if self._is_active else 'inactive'
+        if self.stats['non_finite_outputs']:
+            status.message += (f"; model output NaN/inf on {self.stats['non_finite_outputs']} "
+                               'frames (check the weights and the precision, e.g. half)')
         status.values = [KeyValue(key=k, value=str(v)) for k, v in self.stats.items()]
         status.values.append(KeyValue(key='latency_ms', value=f'{self._latency_ema_s * 1e3:.1f}'))
         self._diagnostics_pub.publish(

@@ -10,12 +10,21 @@ from typing import Any
 import numpy as np
 import pytest
 
-from negas_ros.backends.base import BackendSpec, available_backends, create_backend
+from negas_ros.backends.base import (
+    BackendSpec,
+    NonFiniteOutputError,
+    available_backends,
+    create_backend,
+)
 from negas_ros.backends.grounding_dino import (
+    DEFAULT_FLOOR_LOGIT,
     GroundingDinoBackend,
     PassOutput,
+    _best_matches,
     aggregate_passes,
+    box_iou,
     build_prompt,
+    keep_sampling_in_fp32,
     label_token_spans,
     normalize_label,
     plan_passes,
@@ -99,7 +108,7 @@ def _pass(
     )
 
 
-def test_aggregate_matches_floors_and_deduplicates_across_passes() -> None:
+def test_aggregate_anchor_proposes_and_id_logits_are_the_mean_over_passes() -> None:
     p0 = _pass(
         [[0, 0, 10, 10], [50, 50, 60, 60], [1, 0, 11, 10]],
         [[2.0], [-5.0], [0.5]],
@@ -108,21 +117,76 @@ def test_aggregate_matches_floors_and_deduplicates_across_passes() -> None:
     )
     p1 = _pass([[0, 0, 10, 11], [100, 100, 110, 110]], [[1.0], [3.0]], [[4.0], [5.0]], (1,))
     raw = aggregate_passes([p0, p1], num_id=1, num_neg=2, box_threshold=0.5, floor_logit=-20.0)
-    # p0 q0 and p0 q2 overlap but share a pass: both kept; p1 q0 duplicates p0 q0 (lower ID
-    # logit) and is dropped; p1 q1 has no match in p0, so its negative 0 is the floor.
-    np.testing.assert_array_equal(raw.id_logits[:, 0], [2.0, 0.5, 3.0])
-    np.testing.assert_array_equal(raw.neg_logits, [[1.0, 4.0], [1.5, 4.0], [-20.0, 5.0]])
-    np.testing.assert_array_equal(raw.boxes_xyxy[2], [100, 100, 110, 110])
+    # Anchor q0 and q2 both match p1 q0 (IoU 0.91 and 0.75): ID = mean(anchor, p1), negative 1
+    # read there. Anchor q1 stays under the threshold; p1 q1 (no anchor box) adds nothing, and
+    # same-pass overlaps (q0, q2) are both kept, as in plain Grounding DINO.
+    np.testing.assert_allclose(raw.id_logits[:, 0], [1.5, 0.75])
+    np.testing.assert_array_equal(raw.neg_logits, [[1.0, 4.0], [1.5, 4.0]])
+    np.testing.assert_array_equal(raw.boxes_xyxy, p0.boxes_xyxy[[0, 2]])
+    anchor = aggregate_passes([p0, p1], 1, 2, 0.5, id_merge='anchor')
+    np.testing.assert_array_equal(anchor.id_logits[:, 0], [2.0, 0.5])
+    with pytest.raises(ValueError, match='id_merge'):
+        aggregate_passes([p0, p1], 1, 2, 0.5, id_merge='max')
 
 
-def test_aggregate_negative_only_passes_and_empty() -> None:
-    ids = _pass([[0, 0, 10, 10], [20, 20, 30, 30]], [[3.0], [-3.0]], [], ())
-    negs = _pass([[0, 0, 10, 9], [60, 60, 70, 70]], None, [[7.0, 8.0], [9.0, 9.0]], (1, 0))
-    raw = aggregate_passes([ids, negs], num_id=1, num_neg=2, box_threshold=0.5)
-    np.testing.assert_array_equal(raw.boxes_xyxy, ids.boxes_xyxy[:1])
-    np.testing.assert_array_equal(raw.neg_logits, [[8.0, 7.0]])
+def test_aggregate_id_score_does_not_grow_with_passes() -> None:
+    box = [[0, 0, 10, 10]]
+    passes = [_pass(box, [[1.0]], [[0.0]], (0,))]
+    for k, logit in enumerate([3.0, -1.0, 1.0, 2.0, 0.0]):
+        passes.append(_pass([[0, 0, 10, 10.5]], [[logit]], [[float(k)]], (k + 1,)))
+    means = [aggregate_passes(passes[:n], 1, n, 0.0).id_logits[0, 0] for n in range(1, 7)]
+    np.testing.assert_allclose(means, [1.0, 2.0, 1.0, 1.0, 1.2, 1.0])  # running means, no max
+    # A pass whose best query overlaps under match_iou says nothing about the ID score.
+    far = _pass([[0, 0, 10, 40]], [[9.0]], [[7.0]], (1,))  # IoU 0.25
+    raw = aggregate_passes([passes[0], far], 1, 2, 0.0)
+    assert raw.id_logits[0, 0] == 1.0
+    assert raw.neg_logits[0, 1] == 7.0  # ... but its negative is still read there
+
+
+def test_aggregate_eligibility_and_floors() -> None:
+    # Anchor q0 is under the threshold alone (-0.5) but the other pass sees the same box at 2.0:
+    # the mean (0.75) passes, so the cheap pre-filter must not drop it.
+    p0 = _pass([[0, 0, 10, 10], [40, 40, 50, 50]], [[-0.5], [-3.0]], [], ())
+    p1 = _pass([[0, 0, 10, 10], [80, 80, 90, 90]], [[2.0], [4.0]], [[1.0], [2.0]], (0,))
+    raw = aggregate_passes([p0, p1], 1, 1, 0.5)
+    np.testing.assert_allclose(raw.id_logits, [[0.75]])
+    assert len(aggregate_passes([p0, p1], 1, 1, 0.5, id_merge='anchor')) == 0
+    # Negatives: read at the best-overlapping query at any IoU (0.33 here); where no query of
+    # the pass touches the box, at the query with the nearest centre; the floor only for a pass
+    # without queries.
+    ids = _pass([[0, 0, 10, 10], [200, 200, 210, 210]], [[3.0], [3.0]], [], ())
+    negs = _pass([[5, 0, 15, 10], [60, 60, 70, 70], [0, 300, 10, 310]], None,
+                 [[7.0, 8.0], [9.0, 6.0], [1.0, 2.0]], (1, 0))
+    none = PassOutput(np.zeros((0, 4), np.float32), None, np.zeros((0, 1), np.float32), (2,))
+    raw = aggregate_passes([ids, negs, none], 1, 3, box_threshold=0.5, floor_logit=-20)
+    np.testing.assert_array_equal(raw.neg_logits, [[8.0, 7.0, -20.0], [6.0, 9.0, -20.0]])
+    np.testing.assert_array_equal(raw.id_logits, ids.id_logits)  # NegA off: the ID pass as is
     empty = aggregate_passes([ids, negs], num_id=1, num_neg=2, box_threshold=1.0)
     assert len(empty) == 0 and empty.neg_logits.shape == (0, 2)
+    with pytest.raises(ValueError, match='no pass holds ID logits'):
+        aggregate_passes([negs], 1, 2, 0.5)
+
+
+def test_best_matches_sweep_equals_dense_iou() -> None:
+    rng = np.random.default_rng(1)
+
+    def boxes(n: int) -> np.ndarray:
+        centre = rng.uniform(0, 1000, (n, 2))
+        size = rng.uniform(10, 200, (n, 2))
+        return np.concatenate([centre - size / 2, centre + size / 2], 1).astype(np.float32)
+
+    cands = boxes(300)
+    passes = [boxes(200), boxes(150), boxes(0), boxes(100)]
+    passes[1][0] = [0, 0, 1000, 1000]  # one huge query: the sweep window must still be exact
+    best, best_iou = _best_matches(cands, passes, chunk=16)
+    for j, queries in enumerate(passes):
+        if not len(queries):
+            assert (best_iou[:, j] == 0).all()
+            continue
+        dense = box_iou(cands, queries)
+        np.testing.assert_allclose(best_iou[:, j], dense.max(axis=1), atol=1e-6)
+        np.testing.assert_allclose(dense[np.arange(len(cands)), best[:, j]], dense.max(axis=1),
+                                   atol=1e-6)
 
 
 # --------------------------------------------------------------------------- import and registry
@@ -443,3 +507,119 @@ def test_tiny_checkpoint_idempotent_and_seeded(tiny_gdino_dir: Path, tmp_path: P
     other = write_tiny_grounding_dino(tmp_path / 'other', seed=1)
     assert (same / 'model.safetensors').read_bytes() == weights.read_bytes()
     assert (other / 'model.safetensors').read_bytes() != weights.read_bytes()
+
+
+# --------------------------------------------------------------------------- issue 10: passes
+
+
+def _vocabulary_negatives(count: int) -> list[str]:
+    from negas_ros.backends.tiny import _vocabulary
+
+    taken = {w for label in ID_LABELS for w in label.split()}
+    words = [t for t in _vocabulary() if t.isalpha() and not t.startswith('[') and t not in taken]
+    assert len(words) >= count
+    return words[:count]
+
+
+def test_id_score_does_not_grow_with_the_number_of_negatives(tiny_gdino_dir: Path) -> None:
+    """The same box's ID confidence with 300 negatives (3 passes) vs 80 (1 pass), NegA on.
+
+    The merge before issue 10 kept, per box, the pass with the highest ID logit: median +0.97
+    logits on this model and image set. A mean over passes has no such drift.
+    """
+    negatives = _vocabulary_negatives(300)
+    images = [_image(120, 160, seed) for seed in range(4)]
+    runs = []
+    for count in (80, 300):
+        det = GroundingDinoBackend(str(tiny_gdino_dir))
+        det.set_labels(ID_LABELS, negatives[:count], nega=True)
+        runs.append((len(det.prompts), [det.infer(image, 0.0) for image in images]))
+    (passes_80, few), (passes_300, many) = runs
+    assert passes_80 == 1 and passes_300 >= 3
+    diffs = []
+    for a, b in zip(few, many, strict=True):
+        iou = box_iou(a.boxes_xyxy, b.boxes_xyxy)
+        match = iou.argmax(axis=1)
+        same = iou[np.arange(len(a)), match] >= 0.9
+        diffs.append(b.id_logits[match[same]].max(axis=1) - a.id_logits[same].max(axis=1))
+    diff = np.concatenate(diffs)
+    assert diff.size >= 50
+    assert np.median(diff) <= 0.25, f'ID logits rose by a median {np.median(diff):.2f}'
+
+
+def test_every_negative_is_read_from_a_real_query_with_nega_off(tiny_gdino_dir: Path) -> None:
+    det = GroundingDinoBackend(str(tiny_gdino_dir))
+    det.set_labels(ID_LABELS, _vocabulary_negatives(300), nega=False)
+    assert len(det.prompts) >= 3
+    for seed in range(3):
+        raw = det.infer(_image(120, 160, seed), 0.0)
+        assert len(raw) and raw.neg_logits.shape[1] == 300
+        # Before issue 10, 10-30% of (box, negative) entries here were the -20 floor.
+        assert (raw.neg_logits > DEFAULT_FLOOR_LOGIT).all()
+
+
+def test_image_backbone_runs_once_per_frame(tiny_gdino_dir: Path) -> None:
+    det = GroundingDinoBackend(str(tiny_gdino_dir), max_text_tokens=14, passes_per_forward=1)
+    det.set_labels(ID_LABELS, NEG_LABELS, nega=True)
+    groups = len(det.prompts)
+    assert groups >= 3  # one forward per pass
+    calls: list[int] = []
+    handle = det._image_encoder.inner.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        for seed in range(2):
+            det.infer(_image(seed=seed), 0.2)
+        assert len(calls) == 2
+        # Outside a frame, a direct call of the model runs the backbone itself.
+        det.model(pixel_values=det._preprocess(_image()),
+                  input_ids=det._state.groups[0].input_ids if det._state else None)
+        assert len(calls) == 3
+    finally:
+        handle.remove()
+
+
+def test_nan_logits_raise_instead_of_an_empty_result(tiny_gdino_dir: Path) -> None:
+    import torch
+
+    det = GroundingDinoBackend(str(tiny_gdino_dir))
+    det.set_labels(ID_LABELS, NEG_LABELS, nega=True)
+    assert len(det.infer(_image(), 0.0))
+    with torch.no_grad():
+        det.model.model.decoder.layer_norm.weight.fill_(float('nan'))
+    with pytest.raises(NonFiniteOutputError, match='NaN/inf'):
+        det.infer(_image(), 0.3)
+
+
+def test_half_keeps_deformable_sampling_in_fp32(tiny_gdino_dir: Path) -> None:
+    """fp16 needs CUDA in the backend; the wrapper itself is checked here on a CPU half model."""
+    import torch
+    from transformers import AutoTokenizer, GroundingDinoForObjectDetection
+
+    loader: Any = GroundingDinoForObjectDetection
+    net = loader.from_pretrained(str(tiny_gdino_dir)).eval().half()
+    wrapped = keep_sampling_in_fp32(net)
+    assert wrapped >= 3  # encoder + 2 decoder layers
+    assert keep_sampling_in_fp32(net) == wrapped  # idempotent
+    seen: list[torch.dtype] = []
+    for module in net.modules():
+        if type(module).__name__ == 'Fp32Sampling':
+            module.inner.register_forward_pre_hook(lambda _, args: seen.append(args[0].dtype))
+    enc = AutoTokenizer.from_pretrained(str(tiny_gdino_dir))('car . person .', return_tensors='pt')
+    with torch.inference_mode():
+        out = net(pixel_values=torch.rand(1, 3, 96, 128).half(), **enc)
+    assert seen and set(seen) == {torch.float32}
+    assert out.pred_boxes.dtype == torch.float16 and torch.isfinite(out.pred_boxes).all()
+
+
+def test_spec_options_reach_the_backend(tiny_gdino_dir: Path,
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    spec = BackendSpec(str(tiny_gdino_dir), options={
+        'max_text_tokens': 14, 'passes_per_forward': 2, 'id_merge': 'anchor',
+        'nega_fusion': 'max'})
+    with caplog.at_level('WARNING'):
+        det = create_backend('grounding_dino', spec)
+    assert isinstance(det, GroundingDinoBackend)
+    assert (det._max_text_tokens, det._passes_per_forward, det._id_merge) == (14, 2, 'anchor')
+    assert 'nega_fusion' in caplog.text
+    with pytest.raises(ValueError, match='id_merge'):
+        create_backend('grounding_dino', BackendSpec(str(tiny_gdino_dir),
+                                                      options={'id_merge': 'max'}))

@@ -359,3 +359,39 @@ def test_incompatible_publisher_qos_is_reported(rclpy_context: None, tiny_model_
     finally:
         client.destroy_node()
         node.stop()
+
+
+def test_nan_model_output_is_an_error_in_diagnostics_not_an_empty_frame(
+        rclpy_context: None, tiny_model_dir: Any, labels_file: Any, tmp_path: Any) -> None:
+    import shutil
+
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+    from safetensors.torch import load_file, save_file
+
+    broken = tmp_path / 'nan_gdino'
+    shutil.copytree(tiny_model_dir, broken)
+    weights = load_file(str(broken / 'model.safetensors'))
+    weights['model.decoder.layer_norm.weight'].fill_(float('nan'))  # as a corrupt download
+    save_file(weights, str(broken / 'model.safetensors'), metadata={'format': 'pt'})
+
+    client = Client('/e2e_nan', 'e2e_nan_client')
+    statuses: list[DiagnosticStatus] = []
+    client.create_subscription(
+        DiagnosticArray, '/diagnostics',
+        lambda msg: statuses.extend(s for s in msg.status if s.name.startswith('negas_detector')),
+        10)
+
+    def count(key: str) -> int:
+        values = [dict((kv.key, kv.value) for kv in s.values) for s in list(statuses)]
+        return max((int(v.get(key, 0)) for v in values), default=0)
+
+    params = {'model': str(broken), 'labels_file': str(labels_file), 'box_threshold': '0.0'}
+    with running_detector('/e2e_nan', params, client) as (node, _):
+        headers = [client.send(_frame(i)) for i in range(3)]
+        assert wait_for(lambda: count('non_finite_outputs') >= 1, 30.0), node.log()
+        assert all(client.result_for(h, timeout=1.0) is None for h in headers), \
+            'a NaN frame must not be published as an empty detection array'
+        last = statuses[-1]
+        assert last.level == DiagnosticStatus.ERROR and 'NaN' in last.message
+        assert count('errors') >= count('non_finite_outputs')
+        assert 'NaN/inf logits or boxes' in node.log()
