@@ -331,9 +331,10 @@ def _best_matches(
     boxes (N, 4); pass_boxes: P arrays (Q_p, 4). Returns (N, P) indices and (N, P) IoUs; where no
     query of a pass overlaps a box, IoU 0 and the query with the nearest centre.
     Sweep on x: boxes and each pass's queries are sorted by x1, and a chunk of neighbouring
-    boxes is compared only with the contiguous run of queries whose x1 lies in
-    [min box x1 - widest query, max box x2]; no query outside that run can overlap the chunk.
-    Exact, and a few times fewer IoUs than the dense matrix.
+    boxes is compared only with the contiguous run of queries from the first whose running
+    maximum of x2 passes the chunk's smallest x1 to the last whose x1 is below its largest x2;
+    no query outside that run can overlap the chunk. Exact (up to ties between equal IoUs),
+    and a few times fewer IoUs than the dense matrix.
     """
     n, p = boxes.shape[0], len(pass_boxes)
     best = np.zeros((n, p), np.intp)
@@ -347,18 +348,20 @@ def _best_matches(
             continue
         q_order = np.argsort(queries[:, 0], kind='stable')
         q_sorted = queries[q_order].astype(np.float32)
-        widest = float((q_sorted[:, 2] - q_sorted[:, 0]).max())
+        # Queries before index k all end by reach[k - 1]: the first that can reach a box.
+        reach = np.maximum.accumulate(q_sorted[:, 2])
         for start in range(0, n, chunk):
             block = sorted_boxes[start : start + chunk]
-            lo = int(np.searchsorted(q_sorted[:, 0], block[:, 0].min() - widest, 'left'))
+            lo = int(np.searchsorted(reach, block[:, 0].min(), 'right'))
             hi = int(np.searchsorted(q_sorted[:, 0], block[:, 2].max(), 'right'))
             if hi <= lo:
                 continue
-            iou = _iou_f32(block, q_sorted[lo:hi])
-            arg = iou.argmax(axis=1)
+            ratio = _overlap_ratio(block, q_sorted[lo:hi])
+            arg = ratio.argmax(axis=1)
+            top = ratio[np.arange(block.shape[0]), arg]
             rows = order[start : start + chunk]
             best[rows, j] = q_order[lo + arg]
-            best_iou[rows, j] = iou[np.arange(block.shape[0]), arg]
+            best_iou[rows, j] = top / (1.0 - top)
         # Boxes no query of this pass touches: the query whose centre is nearest.
         alone = np.flatnonzero(best_iou[:, j] <= 0.0)
         if alone.size:
@@ -370,7 +373,20 @@ def _best_matches(
 
 
 def _iou_f32(a: FloatArray, b: FloatArray) -> FloatArray:
-    """IoU matrix (N, M) in float32 with in-place temporaries (the merge's hot loop)."""
+    """IoU matrix (N, M) in float32 (the merge's hot loop; see _overlap_ratio)."""
+    ratio = _overlap_ratio(a, b)
+    np.subtract(1.0, ratio, out=ratio)
+    np.divide(1.0, ratio, out=ratio)
+    np.subtract(ratio, 1.0, out=ratio)  # r / (1 - r) == 1 / (1 - r) - 1
+    return ratio
+
+
+def _overlap_ratio(a: FloatArray, b: FloatArray) -> FloatArray:
+    """inter / (area_a + area_b), (N, M) float32: IoU = r / (1 - r), the same argmax as IoU.
+
+    Eleven in-place array operations instead of thirteen for IoU itself; the sweep only needs
+    the argmax, and converts the winners. A 1e-12 on area_a keeps two empty boxes at 0.
+    """
     x1 = np.maximum(a[:, None, 0], b[None, :, 0])
     inter = np.minimum(a[:, None, 2], b[None, :, 2])
     np.subtract(inter, x1, out=inter)
@@ -380,11 +396,9 @@ def _iou_f32(a: FloatArray, b: FloatArray) -> FloatArray:
     np.subtract(height, x1, out=height)
     np.maximum(height, 0.0, out=height)
     np.multiply(inter, height, out=inter)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + np.float32(1e-12)
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     np.add(area_a[:, None], area_b[None, :], out=height)
-    np.subtract(height, inter, out=height)  # union
-    np.maximum(height, 1e-12, out=height)
     np.divide(inter, height, out=inter)
     return inter
 

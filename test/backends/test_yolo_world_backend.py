@@ -208,3 +208,18 @@ def test_offline_vocabulary_replaces_the_text_tower(backend: YoloWorldBackend, t
     assert offline.embedder._encoder is None  # the text tower was never loaded
     with pytest.raises(ValueError, match="'bicycle' are not in the text embeddings file"):
         offline.set_labels(['car', 'bicycle'], [], nega=True)
+
+
+def test_nan_outputs_raise_instead_of_an_empty_result(tiny_dir: Path) -> None:
+    import torch
+
+    from negas_ros.backends.base import NonFiniteOutputError
+
+    det = create_backend('yolo_world', BackendSpec(str(tiny_dir)))
+    assert isinstance(det, YoloWorldBackend)
+    det.set_labels(ID_LABELS, NEG_LABELS, nega=True)
+    det.infer(_image(), 0.0)
+    with torch.no_grad():
+        next(det.net.parameters()).fill_(float('nan'))  # the stem: every output turns NaN
+    with pytest.raises(NonFiniteOutputError, match='NaN/inf'):
+        det.infer(_image(), 0.5)

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from negas_ros.backends.base import BackendSpec, check_image
+from negas_ros.backends.base import BackendSpec, NonFiniteOutputError, check_image
 from negas_ros.backends.yolo_world.config import NEGA_FUSIONS
 from negas_ros.backends.yolo_world.text import (
     DEFAULT_TEXT_MODEL,
@@ -381,6 +381,12 @@ class YoloWorldBackend:
                 if sync:
                     torch.cuda.synchronize(self._device)
                 t_model = time.perf_counter()
+                # NaN fails every threshold test: without this a broken model or an fp16
+                # overflow would look like "nothing detected".
+                if not (torch.isfinite(id_logits).all() and torch.isfinite(boxes).all()):
+                    raise NonFiniteOutputError(
+                        f'YOLO-World produced NaN/inf logits or boxes (dtype {id_logits.dtype}); '
+                        'the model or its precision is broken')
                 keep = select_detections(boxes.float(), id_logits.float(), box_threshold,
                                          self.card.iou_threshold, self.card.max_det)
                 num_neg = len(state.neg_labels)
@@ -390,6 +396,8 @@ class YoloWorldBackend:
                     neg = out.neg_logits(0, keep)
                 else:
                     neg = neg_all[0][keep]
+                if not torch.isfinite(neg).all():
+                    raise NonFiniteOutputError('YOLO-World produced NaN/inf negative logits')
                 raw = RawDetections(
                     plan.to_source(boxes[keep].float().cpu().numpy()),
                     id_logits[keep].float().cpu().numpy(),

@@ -9,12 +9,35 @@ Accepted files
     - a ``.safetensors`` file (ours carries the architecture as JSON metadata; without it the
       sizes are read from the tensor shapes).
 
+Pickles written by ultralytics itself, as they come:
+    - plain ``pickle`` or ``dill`` pickles: ultralytics 8.1/8.2 replaced ``torch.save`` by a
+      wrapper that pickles with ``dill`` whenever dill is installed (the era of the released
+      ``*-worldv2.pt`` files). For classes it can import, dill writes the same references as
+      pickle; the one dill-only global such a file names is ``dill._dill._load_type``, which dill
+      uses for builtin types (e.g. ``_load_type('set')([])`` for every module's
+      ``_non_persistent_buffers_set``). We answer it from a fixed table of builtin types that
+      are harmless to call (``set``, ``dict``, ``int``, ...); any other name becomes an inert
+      stand-in, and every other dill helper (``_create_function``, ``_create_code``,
+      ``_create_type``, ``_import_module``, ``_get_attr``, ``_eval_repr``, ...) is stubbed like
+      any unknown global, so dill never gets to build a function, a class or a module. dill is
+      never imported.
+    - zero-element tensors: ultralytics' ``.half()`` (done when a checkpoint is stripped) also
+      converts the head's ``anchors`` / ``strides``, which are ``torch.empty(0)`` until the model
+      has run once, so the archive holds empty storages. They are plain attributes of the head
+      (its ``__dict__``), not buffers, so they are read but not loaded: only ``_parameters``
+      and ``_buffers`` make the state dict.
+
+YOLO-World v1 files (``yolov8{s,m,l,x}-world.pt``: an ``ImagePoolingAttn`` at layer 16, the
+text-guided blocks at 12/15/19/22 and a head without BatchNorm at 23) are refused with a clear
+error naming the matching v2 file.
+
 Safety: our own unpickler (never ``torch.load``'s full unpickler) rebuilds tensors from the
 archive's raw storages with a handful of allow-listed torch functions; every other global the
 pickle names (ultralytics classes, torch.nn modules, os.system, ...) becomes an inert stand-in
-object that only records its arguments and state. Nothing from the file is ever called, so a
-malicious file cannot run code; the stand-ins let us walk the pickled module tree
-(``_modules``, ``_parameters``, ``_buffers``) to collect the state dict, and read each
+object that only records its arguments and state. Nothing from the file is ever called (the only
+callables handed out are our tensor rebuilders and a few builtin types: calling them builds
+plain data), so a malicious file cannot run code; the stand-ins let us walk the pickled module
+tree (``_modules``, ``_parameters``, ``_buffers``) to collect the state dict, and read each
 BatchNorm's ``eps``, which a state dict does not carry. (``torch.load(weights_only=True)``
 refuses these files, since ultralytics classes are not on its allow list; allow-listing them
 with ``add_safe_globals`` needs the classes themselves, i.e. installing AGPL ultralytics, or
@@ -139,7 +162,13 @@ _DTYPE_NAMES = {
 def _rebuild_tensor(storage: Any, offset: int, size: Any, stride: Any, *_: Any) -> torch.Tensor:
     if not isinstance(storage, torch.Tensor):
         raise pickle.UnpicklingError('tensor without a storage from the archive')
-    return storage.as_strided(tuple(size), tuple(stride), int(offset))
+    shape = tuple(int(s) for s in size)
+    if any(s == 0 for s in shape):  # no elements: nothing to view (the storage may be empty)
+        return torch.empty(shape, dtype=storage.dtype)
+    try:
+        return storage.as_strided(shape, tuple(stride), int(offset))
+    except RuntimeError as exc:  # a view outside its storage: a damaged or forged file
+        raise pickle.UnpicklingError(f'bad tensor view: {exc}') from None
 
 
 def _rebuild_parameter(data: Any, *_: Any) -> Any:
@@ -160,6 +189,16 @@ _FUNCTIONS: dict[tuple[str, str], Callable[..., Any]] = {
     ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
     ('torch._utils', '_rebuild_parameter_with_state'): _rebuild_parameter,
     ('torch._tensor', '_rebuild_from_type_v2'): _rebuild_from_type,
+}
+# dill pickles builtin types as dill._dill._load_type(name) (dill.dill before dill 0.3). These
+# are the names we resolve: types that build plain data when called with pickled arguments
+# (no iteration of a stand-in, no unbounded allocation such as bytes(n)). Any other name
+# (FunctionType, CodeType, ModuleType, type, PartialType, ...) becomes an inert stand-in.
+_DILL_MODULES = ('dill._dill', 'dill.dill')
+_DILL_TYPES: dict[str, type] = {
+    'NoneType': type(None), 'bool': bool, 'int': int, 'float': float, 'complex': complex,
+    'str': str, 'tuple': tuple, 'list': list, 'dict': dict, 'set': set, 'frozenset': frozenset,
+    'slice': slice,
 }
 _SAFE_BUILTINS: dict[tuple[str, str], Any] = {
     ('collections', 'OrderedDict'): OrderedDict,
@@ -188,6 +227,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
         key = (module, name)
         if key in _FUNCTIONS:
             return _FUNCTIONS[key]
+        if module in _DILL_MODULES and name == '_load_type':
+            return self._dill_load_type
         if key in _SAFE_BUILTINS:
             return _SAFE_BUILTINS[key]
         if module == 'torch' and name in _STORAGE_DTYPES:
@@ -196,6 +237,13 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return getattr(torch, name)
         self.stubbed.add(f'{module}.{name}')
         return _stub_type(module, name)
+
+    def _dill_load_type(self, name: Any) -> Any:
+        """dill's _load_type(name): a builtin type from our table, else an inert stand-in."""
+        if isinstance(name, str) and name in _DILL_TYPES:
+            return _DILL_TYPES[name]
+        self.stubbed.add(f'dill._dill._load_type({name!r:.40})')
+        return _stub_type('dill._dill._load_type', str(name))
 
     def persistent_load(self, pid: Any) -> Any:
         if not (isinstance(pid, tuple) and len(pid) >= 3 and pid[0] == 'storage'):
@@ -208,7 +256,11 @@ class _RestrictedUnpickler(pickle.Unpickler):
                 raw = self._archive.read(f'{self._prefix}/data/{key}')
             except KeyError:
                 raise pickle.UnpicklingError(f'storage {key} missing from the archive') from None
-            self._storages[key] = torch.frombuffer(bytearray(raw), dtype=storage_type.dtype)
+            if raw:
+                tensor = torch.frombuffer(bytearray(raw), dtype=storage_type.dtype)
+            else:  # frombuffer refuses empty buffers; ultralytics writes empty anchors/strides
+                tensor = torch.empty(0, dtype=storage_type.dtype)
+            self._storages[key] = tensor
         return self._storages[key]
 
 
@@ -233,7 +285,8 @@ def _unpickle_torch_zip(path: Path) -> tuple[Any, set[str]]:
         unpickler = _RestrictedUnpickler(archive.read(pickles[0]), archive, prefix)
         try:
             obj = unpickler.load()
-        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError) as exc:
+        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError,
+                IndexError, KeyError, RuntimeError) as exc:
             raise CheckpointError(f'{path}: cannot read the pickle safely: {exc}') from None
     return obj, unpickler.stubbed
 
@@ -317,6 +370,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> LoadedCheckpoint:
             f'{path}: no detector weights (no keys starting with {_DETECTOR_PREFIX!r}; found '
             f'{", ".join(sorted(state)[:5]) or "none"})'
         )
+    if config_json is None:
+        _refuse_v1(detector, path)
     try:
         if config_json is not None:
             config = YoloWorldConfig.from_json(config_json)
@@ -331,6 +386,25 @@ def read_checkpoint(path: str | os.PathLike[str]) -> LoadedCheckpoint:
     if ignored:
         source += f'; ignored {len(ignored)} non-detector keys'
     return LoadedCheckpoint(detector, config, source, ignored)
+
+
+# YOLO-World v1 (yolov8-world.yaml) has an ImagePoolingAttn at layer 16 (keys query.*, key.*,
+# value.*, proj.*, projections.N.*), which shifts the rest of the neck by one (text-guided blocks
+# at 12, 15, 19, 22) and the head to layer 23, whose class heads carry no BatchNorm. In v2
+# (yolov8-worldv2.yaml) layer 16 is a plain Conv and the head is layer 22.
+_V1_MARKERS = ('model.16.query.', 'model.16.projections.', 'model.23.dfl.')
+_V2_HEAD_KEY = 'model.22.dfl.conv.weight'
+_SIZE_BY_STEM_WIDTH = {32: 's', 48: 'm', 64: 'l', 80: 'x'}  # output width of layer 0 (Conv)
+
+
+def _refuse_v1(state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Raise a clear CheckpointError for a YOLO-World v1 state dict (we build v2 only)."""
+    if _V2_HEAD_KEY in state or not any(k.startswith(_V1_MARKERS) for k in state):
+        return
+    stem = state.get('model.0.conv.weight')
+    size = _SIZE_BY_STEM_WIDTH.get(int(stem.shape[0])) if stem is not None and stem.ndim else None
+    wanted = f'yolov8{size}-worldv2.pt' if size else 'the matching yolov8{s,m,l,x}-worldv2.pt'
+    raise CheckpointError(f'{path}: YOLO-World v1 file: only v2 is supported, use {wanted}')
 
 
 def _find_state(obj: Any, path: Path) -> tuple[dict[str, torch.Tensor], dict[str, float], str]:
