@@ -8,18 +8,24 @@
 Every node parameter comes from ``params_file`` (default: the installed
 ``config/detector.yaml``). The ``labels_file``, ``model`` and ``device`` arguments override the
 parameter of the same name only when they are not empty, so by default the params file decides.
+
+What is launched is computed by plain functions of the launch argument values and the share
+directory (``launch_arguments``, ``fastdds_profile``, ``detector_node``, ``rviz_node``); the
+launch and launch_ros objects are only built from their results, in
+``generate_launch_description`` and ``_start_nodes``, which import those packages when called.
+The unit tests import this file without ROS and check the plain functions.
 """
 
-import os
+from __future__ import annotations
 
-from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
-from launch.conditions import IfCondition
-from launch.launch_context import LaunchContext
-from launch.launch_description import LaunchDescription
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration
-from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import Parameter
+from collections.abc import Mapping
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from launch.launch_context import LaunchContext
+    from launch.launch_description import LaunchDescription
+    from launch_ros.actions import Node
 
 PACKAGE = 'negas_ros'
 # Launch arguments that override the node parameter of the same name when not empty.
@@ -27,79 +33,115 @@ OVERRIDABLE_PARAMETERS = ('labels_file', 'model', 'device')
 FASTDDS_PROFILES_VARIABLE = 'FASTDDS_DEFAULT_PROFILES_FILE'
 
 
-def _start_nodes(context: LaunchContext) -> list[Node]:
-    """Build the nodes once the launch arguments are known (so empty ones can be left out)."""
-    def arg(name: str) -> str:
-        return LaunchConfiguration(name).perform(context).strip()
+def launch_arguments(share_dir: str) -> list[tuple[str, str, str]]:
+    """(name, default value, description) of every launch argument, in declaration order."""
+    return [
+        ('params_file', os.path.join(share_dir, 'config', 'detector.yaml'),
+         'ROS parameters YAML for negas_detector (all node parameters).'),
+        ('labels_file', '',
+         'Labels YAML (id_labels, negative_labels); overrides the params '
+         "file's labels_file. package://negas_ros/... names a shipped file, a "
+         "relative path is taken from the current directory. Empty: keep the "
+         "params file's."),
+        ('namespace', '',
+         'Namespace of the detector (and rviz2); its topics are relative.'),
+        ('image_topic', '/camera/image_raw',
+         'Camera topic remapped to the node input image; '
+         '<image_topic>/compressed feeds image/compressed.'),
+        ('device', '',
+         "Torch device, 'cpu' or 'cuda:N'. Empty: keep the params file's "
+         '(cuda:0 in the shipped detector.yaml).'),
+        ('model', '',
+         "Checkpoint: a hub id or a local directory. Empty: keep the params "
+         "file's."),
+        ('use_rviz', 'false',
+         'Also start rviz2 showing the debug image and the camera image.'),
+    ]
 
-    # Overrides become '-p name:=value' rules after '--params-file', so they win over the file;
-    # value_type=str keeps a value such as 'true' or '1' a string.
-    overrides = [Parameter(name, arg(name), value_type=str)
-                 for name in OVERRIDABLE_PARAMETERS if arg(name)]
-    image_topic = arg('image_topic')
-    detector = Node(
-        package=PACKAGE,
-        executable='detector_node',
-        name='negas_detector',
-        namespace=arg('namespace'),
-        parameters=[arg('params_file'), *overrides],
+
+def fastdds_profile(share_dir: str) -> tuple[str, str]:
+    """(variable, default): the environment variable set to itself, defaulting to our profile.
+
+    Camera-sized best-effort images are lost between processes with Fast DDS's default
+    transports (see config/fastdds_shm.xml); a profile the user already set is kept.
+    """
+    return FASTDDS_PROFILES_VARIABLE, os.path.join(share_dir, 'config', 'fastdds_shm.xml')
+
+
+def detector_node(args: Mapping[str, str]) -> dict[str, Any]:
+    """Keyword arguments of the detector's launch_ros Node, from the launch argument values.
+
+    ``parameters`` is the params file followed by ``(name, value)`` overrides, one per
+    overridable argument that is not empty; the launch description turns each override into a
+    ``Parameter(name, value, value_type=str)`` so that a value such as 'true' or '1' stays a
+    string. Overrides become '-p name:=value' rules after '--params-file', so they win over the
+    file.
+    """
+    overrides = [(name, args[name]) for name in OVERRIDABLE_PARAMETERS if args[name]]
+    image_topic = args['image_topic']
+    return {
+        'package': PACKAGE,
+        'executable': 'detector_node',
+        'name': 'negas_detector',
+        'namespace': args['namespace'],
+        'parameters': [args['params_file'], *overrides],
         # The node subscribes to the relative 'image' ('image/compressed' when the parameter
         # input_transport is 'compressed').
-        remappings=[('image', image_topic), ('image/compressed', image_topic + '/compressed')],
-        output='screen',
-        emulate_tty=True,
-    )
-    rviz_file = os.path.join(get_package_share_directory(PACKAGE), 'rviz', 'negas.rviz')
-    rviz = Node(
-        package='rviz2',
-        executable='rviz2',
-        arguments=['-d', rviz_file],
+        'remappings': [('image', image_topic), ('image/compressed', image_topic + '/compressed')],
+        'output': 'screen',
+        'emulate_tty': True,
+    }
+
+
+def rviz_node(args: Mapping[str, str], share_dir: str) -> dict[str, Any]:
+    """Keyword arguments of the rviz2 Node (started only when use_rviz is true)."""
+    return {
+        'package': 'rviz2',
+        'executable': 'rviz2',
+        'arguments': ['-d', os.path.join(share_dir, 'rviz', 'negas.rviz')],
         # negas.rviz shows /debug_image and /camera/image_raw; the remappings point rviz2 at the
         # detector's actual topics when namespace or image_topic are changed.
-        namespace=arg('namespace'),
-        remappings=[('/debug_image', 'debug_image'), ('/camera/image_raw', image_topic)],
-        output='screen',
-        condition=IfCondition(LaunchConfiguration('use_rviz')),
-    )
+        'namespace': args['namespace'],
+        'remappings': [('/debug_image', 'debug_image'),
+                       ('/camera/image_raw', args['image_topic'])],
+        'output': 'screen',
+    }
+
+
+def _start_nodes(context: LaunchContext) -> list[Node]:
+    """Build the nodes once the launch arguments are known (so empty ones can be left out)."""
+    from ament_index_python.packages import get_package_share_directory
+    from launch.conditions import IfCondition
+    from launch.substitutions import LaunchConfiguration
+    from launch_ros.actions import Node
+    from launch_ros.parameter_descriptions import Parameter
+
+    share_dir = get_package_share_directory(PACKAGE)
+    args = {name: LaunchConfiguration(name).perform(context).strip()
+            for name, _, _ in launch_arguments(share_dir)}
+    settings = detector_node(args)
+    params_file, *overrides = settings.pop('parameters')
+    # value_type=str keeps a value such as 'true' or '1' a string.
+    detector = Node(
+        parameters=[params_file,
+                    *(Parameter(name, value, value_type=str) for name, value in overrides)],
+        **settings)
+    rviz = Node(condition=IfCondition(LaunchConfiguration('use_rviz')),
+                **rviz_node(args, share_dir))
     return [detector, rviz]
 
 
 def generate_launch_description() -> LaunchDescription:
+    from ament_index_python.packages import get_package_share_directory
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+    from launch.launch_description import LaunchDescription
+    from launch.substitutions import EnvironmentVariable
+
     share_dir = get_package_share_directory(PACKAGE)
-    default_params = os.path.join(share_dir, 'config', 'detector.yaml')
-    shm_profile = os.path.join(share_dir, 'config', 'fastdds_shm.xml')
+    variable, profile = fastdds_profile(share_dir)
     return LaunchDescription([
-        DeclareLaunchArgument(
-            'params_file', default_value=default_params,
-            description='ROS parameters YAML for negas_detector (all node parameters).'),
-        DeclareLaunchArgument(
-            'labels_file', default_value='',
-            description='Labels YAML (id_labels, negative_labels); overrides the params '
-                        "file's labels_file. package://negas_ros/... names a shipped file, a "
-                        "relative path is taken from the current directory. Empty: keep the "
-                        "params file's."),
-        DeclareLaunchArgument(
-            'namespace', default_value='',
-            description='Namespace of the detector (and rviz2); its topics are relative.'),
-        DeclareLaunchArgument(
-            'image_topic', default_value='/camera/image_raw',
-            description='Camera topic remapped to the node input image; '
-                        '<image_topic>/compressed feeds image/compressed.'),
-        DeclareLaunchArgument(
-            'device', default_value='',
-            description="Torch device, 'cpu' or 'cuda:N'. Empty: keep the params file's "
-                        '(cuda:0 in the shipped detector.yaml).'),
-        DeclareLaunchArgument(
-            'model', default_value='',
-            description="Checkpoint: a hub id or a local directory. Empty: keep the params "
-                        "file's."),
-        DeclareLaunchArgument(
-            'use_rviz', default_value='false',
-            description='Also start rviz2 showing the debug image and the camera image.'),
-        # Camera-sized best-effort images are lost between processes with Fast DDS's default
-        # transports (see config/fastdds_shm.xml); a profile the user already set is kept.
-        SetEnvironmentVariable(
-            FASTDDS_PROFILES_VARIABLE,
-            EnvironmentVariable(FASTDDS_PROFILES_VARIABLE, default_value=shm_profile)),
+        *(DeclareLaunchArgument(name, default_value=default, description=description)
+          for name, default, description in launch_arguments(share_dir)),
+        SetEnvironmentVariable(variable, EnvironmentVariable(variable, default_value=profile)),
         OpaqueFunction(function=_start_nodes),
     ])

@@ -10,4 +10,6 @@ from pkgutil import extend_path
 # modules (negas_ros.msg) live in the colcon install tree: let one package span both.
 __path__ = extend_path(__path__, __name__)
 
+# package.xml holds the version (ROS reads it there); pyproject.toml reads this line, and
+# test/unit/test_version.py checks that it matches package.xml. Change both together.
 __version__ = '0.1.0'

@@ -11,9 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 import os
 from pathlib import Path
-import re
 from typing import Any
 
+from negas_ros.backends.base import BACKEND_MODULES, BackendSpec
+from negas_ros.backends.device import check_device_name
 from negas_ros.labels import LabelError, LabelSet, load_labels, make_label_set
 from negas_ros.models import EMBEDDED_MODELS, resolve_model
 from negas_ros.package_paths import resolve_package_uri
@@ -57,7 +58,7 @@ _SCORE_CHOICES = tuple(SCORE_METHODS)
 
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('backend', 'grounding_dino', 'Detector backend.', read_only=True,
-              choices=('grounding_dino', 'yolo_world')),
+              choices=tuple(BACKEND_MODULES)),
     ParamSpec('model', 'IDEA-Research/grounding-dino-tiny',
               'Checkpoint: a hub id or a local directory.', read_only=True),
     ParamSpec('device', 'cpu', "Torch device: 'cpu' or 'cuda:N'.", read_only=True),
@@ -77,7 +78,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'A detection whose OOD score (larger = more ID) is below this is unknown.',
               float_range=(-1.0e6, 1.0e6)),
     ParamSpec('score_temperature', 1.0,
-              'Temperature of the energy, neglabel and negs_softmax scores.',
+              'Temperature of the energy and neglabel scores (negs_softmax has its own, 0.1).',
               float_range=(1.0e-4, 1.0e4)),
     ParamSpec('neglabel_groups', 1, 'Random groups of negatives averaged by neglabel.',
               int_range=(1, 1000)),
@@ -112,7 +113,6 @@ _SPECS = {spec.name: spec for spec in PARAMETERS}
 # Parameters rclpy itself understands; a params file may carry them.
 _ROS_BUILTIN_PARAMETERS = frozenset(
     {'use_sim_time', 'qos_overrides', 'start_type_description_service'})
-_DEVICE_PATTERN = re.compile(r'^(cpu|cuda(:\d+)?)$')
 
 
 def default_values() -> dict[str, Any]:
@@ -141,6 +141,10 @@ class DetectorConfig:
     backend_options: Mapping[str, Any]
     autostart: bool
     values: Mapping[str, Any] = field(compare=False, repr=False)
+
+    def backend_spec(self) -> BackendSpec:
+        """What ``create_backend(self.backend, ...)`` needs; the edges build the backend."""
+        return BackendSpec(self.model, self.device, self.half, self.backend_options)
 
     def needs_label_reencode(self, other: DetectorConfig) -> bool:
         """True when going from self to other changes what the backend must encode."""
@@ -223,8 +227,10 @@ def config_from_values(
                 f'[{spec.int_range[0]}, {spec.int_range[1]}]')
 
     device = str(merged['device'])
-    if not _DEVICE_PATTERN.match(device):
-        raise ConfigError(f"parameter 'device' is {device!r}; use 'cpu' or 'cuda:N'")
+    try:
+        check_device_name(device)
+    except ValueError:
+        raise ConfigError(f"parameter 'device' is {device!r}; use 'cpu' or 'cuda:N'") from None
     if merged['half'] and device == 'cpu':
         raise ConfigError("parameter 'half' is true but device is 'cpu'; fp16 needs 'cuda:N'")
     if not str(merged['model']).strip():

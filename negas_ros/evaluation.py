@@ -46,7 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from negas_ros.detection import Detection
-from negas_ros.metrics import ood_metrics
+from negas_ros.metrics import ood_metrics, precision_recall_curve, roc_curve
 
 __all__ = [
     'BDD100K_IGNORED_MAPPING',
@@ -61,8 +61,8 @@ __all__ = [
     'f1_optimal_threshold',
     'json_float',
     'kept_scores',
-    'precision_recall_curve',
-    'roc_curve',
+    'precision_recall_curve',  # from negas_ros.metrics, kept importable here
+    'roc_curve',  # from negas_ros.metrics, kept importable here
     'to_jsonable',
 ]
 
@@ -396,37 +396,6 @@ def f1_optimal_threshold(precision: npt.ArrayLike, scores: npt.ArrayLike,
         per_class_f1.append(float(f1[best[k], k]))
     valid = [t for t in per_class if t is not None and t != 0.0]
     return ThresholdResult(float(np.mean(valid)) if valid else None, per_class, per_class_f1)
-
-
-def roc_curve(id_scores: npt.ArrayLike, ood_scores: npt.ArrayLike) -> tuple[FloatArray,
-                                                                            FloatArray]:
-    """(fpr, tpr) with ID positive, one point per distinct score from high to low, starting at
-    (0, 0). The trapezoid area under it equals :func:`negas_ros.metrics.auroc`."""
-    ids = np.asarray(id_scores, dtype=np.float64)
-    oods = np.asarray(ood_scores, dtype=np.float64)
-    scores = np.concatenate([ids, oods])
-    positive = np.concatenate([np.ones(ids.size, bool), np.zeros(oods.size, bool)])
-    order = np.argsort(-scores, kind='stable')
-    scores, positive = scores[order], positive[order]
-    last = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1]
-    tpr = np.cumsum(positive)[last] / max(ids.size, 1)
-    fpr = np.cumsum(~positive)[last] / max(oods.size, 1)
-    return np.r_[0.0, fpr], np.r_[0.0, tpr]
-
-
-def precision_recall_curve(pos_scores: npt.ArrayLike,
-                           neg_scores: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
-    """(precision, recall) of ranking positives above negatives, one point per distinct score
-    from high to low (ties together), as :func:`negas_ros.metrics.average_precision` sums."""
-    pos = np.asarray(pos_scores, dtype=np.float64)
-    neg = np.asarray(neg_scores, dtype=np.float64)
-    scores = np.concatenate([pos, neg])
-    positive = np.concatenate([np.ones(pos.size, bool), np.zeros(neg.size, bool)])
-    order = np.argsort(-scores, kind='stable')
-    scores, positive = scores[order], positive[order]
-    last = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1]
-    true_pos = np.cumsum(positive)[last]
-    return true_pos / (last + 1.0), true_pos / max(pos.size, 1)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,15 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ['auroc', 'average_precision', 'fpr_at_tpr', 'ood_metrics', 'threshold_at_tpr']
+__all__ = [
+    'auroc',
+    'average_precision',
+    'fpr_at_tpr',
+    'ood_metrics',
+    'precision_recall_curve',
+    'roc_curve',
+    'threshold_at_tpr',
+]
 
 Float64Array = npt.NDArray[np.float64]
 
@@ -125,13 +133,41 @@ def _average_ranks(values: Float64Array) -> Float64Array:
 
 
 def _average_precision(pos: Float64Array, neg: Float64Array) -> float:
+    precision, recall = precision_recall_curve(pos, neg)
+    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
+
+
+def _tie_grouped_counts(pos: Float64Array,
+                        neg: Float64Array) -> tuple[npt.NDArray[np.int64], Float64Array]:
+    """Ranking positives above negatives, one point per distinct score from high to low:
+    (true positives, samples) at or above each score, tied scores entering together."""
     scores = np.concatenate([pos, neg])
     is_pos = np.concatenate([np.ones(pos.size, bool), np.zeros(neg.size, bool)])
     order = np.argsort(-scores, kind='stable')
     scores, is_pos = scores[order], is_pos[order]
     # Last index of each run of equal scores: tied samples cross the threshold together.
     last = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1]
-    true_pos = np.cumsum(is_pos)[last]
-    precision = true_pos / (last + 1.0)
-    recall = true_pos / float(pos.size)
-    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
+    true_pos: npt.NDArray[np.int64] = np.cumsum(is_pos)[last]
+    return true_pos, last + 1.0
+
+
+def roc_curve(id_scores: npt.ArrayLike, ood_scores: npt.ArrayLike) -> tuple[Float64Array,
+                                                                            Float64Array]:
+    """(fpr, tpr) with ID positive, one point per distinct score from high to low, starting at
+    (0, 0). The trapezoid area under it equals :func:`auroc`."""
+    ids = np.asarray(id_scores, dtype=np.float64)
+    oods = np.asarray(ood_scores, dtype=np.float64)
+    true_pos, samples = _tie_grouped_counts(ids, oods)
+    tpr = true_pos / max(ids.size, 1)
+    fpr = (samples - true_pos) / max(oods.size, 1)
+    return np.r_[0.0, fpr], np.r_[0.0, tpr]
+
+
+def precision_recall_curve(pos_scores: npt.ArrayLike,
+                           neg_scores: npt.ArrayLike) -> tuple[Float64Array, Float64Array]:
+    """(precision, recall) of ranking positives above negatives, one point per distinct score
+    from high to low (ties together), as :func:`average_precision` sums."""
+    pos = np.asarray(pos_scores, dtype=np.float64)
+    neg = np.asarray(neg_scores, dtype=np.float64)
+    true_pos, samples = _tie_grouped_counts(pos, neg)
+    return true_pos / samples, true_pos / max(pos.size, 1)

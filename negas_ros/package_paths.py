@@ -18,12 +18,31 @@ environment variables and relative paths stay the caller's business.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-__all__ = ['PACKAGE_NAME', 'PACKAGE_URI_PREFIX', 'resolve_package_uri']
+__all__ = ['PACKAGE_NAME', 'PACKAGE_URI_PREFIX', 'resolve_package_uri', 'share_dir']
 
 PACKAGE_NAME = 'negas_ros'
 PACKAGE_URI_PREFIX = f'package://{PACKAGE_NAME}/'
 _SCHEME = 'package://'
+
+
+def share_dir(source_tree_fallback: bool = True) -> str | None:
+    """The package's share directory (``share/negas_ros`` of the ament install).
+
+    Without an ament install (``pip install .``, a plain checkout) the source tree, laid out the
+    same way, when ``source_tree_fallback`` and it has ``config/``; else None, and
+    ``package://`` paths cannot resolve. ament_index_python is imported here only, lazily.
+    """
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return str(get_package_share_directory(PACKAGE_NAME))
+    except Exception:  # no ament index, or negas_ros not installed through it
+        if not source_tree_fallback:
+            return None
+        root = Path(__file__).resolve().parents[1]
+        return str(root) if (root / 'config').is_dir() else None
 
 
 def resolve_package_uri(path: str, share_dir: str) -> str:

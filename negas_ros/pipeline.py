@@ -1,4 +1,7 @@
-"""The per-frame pipeline shared by the node and offline tools (pure: no ROS imports)."""
+"""The per-frame pipeline shared by the node and offline tools (pure: no ROS imports).
+
+It owns the running configuration; the edges (node, tools) build the backend and hand it in.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 
-from negas_ros.backends.base import BackendSpec, DetectorBackend, create_backend
+from negas_ros.backends.base import DetectorBackend
 from negas_ros.config import DetectorConfig
 from negas_ros.detection import Detection
 from negas_ros.scoring import score_detections
@@ -19,11 +22,12 @@ __all__ = ['DetectorPipeline', 'FrameResult']
 
 @dataclass(frozen=True)
 class FrameResult:
-    """Scored detections for one frame, best ID confidence first, and stage timings (s)."""
+    """Scored detections for one frame, best ID confidence first, the configuration they were
+    made with, and stage timings (s)."""
 
     detections: list[Detection]
+    config: DetectorConfig
     timings: dict[str, float] = field(default_factory=dict)
-    config: DetectorConfig | None = None
 
 
 def _prompts(config: DetectorConfig) -> tuple[list[str], list[str], bool]:
@@ -32,23 +36,22 @@ def _prompts(config: DetectorConfig) -> tuple[list[str], list[str], bool]:
 
 
 class DetectorPipeline:
-    """Backend + scoring under one lock, so a frame never sees a half-applied configuration.
+    """Backend + scoring + the running configuration, so a frame never sees half of a change.
 
-    Text encodings are refreshed only when the labels or NegA change (:meth:`apply`).
+    Text encodings are refreshed only when the labels or NegA change (:meth:`apply`), and the
+    encoding runs outside the frame lock: frames keep flowing while a new label set encodes.
     """
 
-    def __init__(self, config: DetectorConfig, backend: DetectorBackend | None = None) -> None:
-        self._lock = threading.Lock()
-        self._backend = backend if backend is not None else create_backend(
-            config.backend,
-            BackendSpec(config.model, config.device, config.half, config.backend_options))
-        self._backend.set_labels(
-            *_prompts(config),
-        )
+    def __init__(self, config: DetectorConfig, backend: DetectorBackend) -> None:
+        self._lock = threading.Lock()  # frames vs. the swap of labels + config
+        self._apply_lock = threading.Lock()  # one change at a time
+        self._backend = backend
+        self._backend.set_labels(*_prompts(config))
         self._config = config
 
     @property
     def config(self) -> DetectorConfig:
+        """The configuration in force (the one owner of it)."""
         return self._config
 
     @property
@@ -58,22 +61,18 @@ class DetectorPipeline:
     def apply(self, new: DetectorConfig) -> None:
         """Switch to a validated config atomically; re-encodes texts only if labels changed.
 
-        If the backend fails to encode the new labels, the old ones are restored and the
-        error propagates: the running configuration keeps working.
+        The backend encodes the new labels first (frames continue with the old ones); labels
+        and config are then swapped together between two frames. If encoding fails, nothing
+        has changed and the error propagates: the running configuration keeps working.
         """
-        with self._lock:
-            old = self._config
-            if old.needs_label_reencode(new):
-                try:
-                    self._backend.set_labels(
-                        *_prompts(new),
-                    )
-                except Exception:
-                    self._backend.set_labels(
-                        *_prompts(old),
-                    )
-                    raise
-            self._config = new
+        with self._apply_lock:
+            prepared = None
+            if self._config.needs_label_reencode(new):
+                prepared = self._backend.prepare_labels(*_prompts(new))
+            with self._lock:
+                if prepared is not None:
+                    self._backend.use_labels(prepared)
+                self._config = new
 
     def process(self, image_rgb: npt.NDArray[np.uint8]) -> FrameResult:
         """Detect and score one (H, W, 3) uint8 RGB image."""
@@ -82,13 +81,13 @@ class DetectorPipeline:
             start = time.perf_counter()
             raw = self._backend.infer(image_rgb, config.box_threshold)
             model_done = time.perf_counter()
+            timings = dict(self._backend.last_timings)
             detections = score_detections(
                 raw, config.labels, config.score_method, config.ood_threshold,
                 config.score_params)
             detections.sort(key=lambda d: d.id_confidence, reverse=True)
             del detections[config.max_detections:]
             scored = time.perf_counter()
-        timings = dict(getattr(self._backend, 'last_timings', {}) or {})
         timings['infer'] = model_done - start
         timings['score'] = scored - model_done
-        return FrameResult(detections, timings, config)
+        return FrameResult(detections, config, timings)

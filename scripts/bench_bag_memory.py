@@ -106,6 +106,7 @@ def worker_convert(work: Path, frames: int, out: Path, labels: bool) -> dict[str
 
 def worker_evaluate(work: Path, frames: int, bag: Path, ood_bag: Path,
                     out: Path) -> dict[str, Any]:
+    from negas_ros.backends.base import create_backend
     from negas_ros.backends.tiny import write_tiny_grounding_dino
     from negas_ros.bag.offline import EvaluationOptions, FrameSource, run_evaluation
     from negas_ros.bag.reader import BagFrameSource
@@ -119,7 +120,7 @@ def worker_evaluate(work: Path, frames: int, bag: Path, ood_bag: Path,
         'model': str(model), 'id_labels': ['car', 'pedestrian', 'truck'],
         'negative_labels': ['mannequin', 'statue', 'mailbox'], 'box_threshold': 0.0,
         'max_detections': 10, 'ood_threshold': 0.01})
-    pipeline = DetectorPipeline(config)
+    pipeline = DetectorPipeline(config, create_backend(config.backend, config.backend_spec()))
     id_source = BagFrameSource(bag)
     ood_source = BagFrameSource(ood_bag)
     sampler = Sampler(frames)

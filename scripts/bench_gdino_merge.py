@@ -9,8 +9,8 @@ object, 300 negatives split over the passes (NegA on: ID labels in every pass).
 
   before  union of every pass's queries over the threshold, negatives matched at IoU >= 0.5
           else floor, then a greedy Python loop removing cross-pass duplicates (O(N^2));
-  after   negas_ros.backends.grounding_dino.aggregate_passes (anchor pass, one vectorised
-          IoU against all other passes' queries, mean ID logits).
+  after   negas_ros.backends.grounding_dino.aggregation.aggregate_passes (anchor pass, one
+          vectorised IoU against all other passes' queries, mean ID logits).
 
 Usage (inside `source scripts/env.sh`):  python scripts/bench_gdino_merge.py [--repeat 5]
 """
@@ -26,7 +26,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 
-from negas_ros.backends.grounding_dino import PassOutput, aggregate_passes, box_iou
+from negas_ros.backends.grounding_dino.aggregation import PassOutput, aggregate_passes, box_iou
 from negas_ros.detection import RawDetections
 
 

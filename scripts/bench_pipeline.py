@@ -50,6 +50,7 @@ def main() -> int:
     from std_msgs.msg import Header
     from vision_msgs.msg import Detection2DArray
 
+    from negas_ros.backends.base import create_backend
     from negas_ros.config import config_from_values
     from negas_ros.image_convert import raw_to_rgb
     from negas_ros.msg import OodDetectionArray
@@ -68,7 +69,7 @@ def main() -> int:
     config = config_from_values({
         'model': model, 'device': args.device, 'id_labels': ['car', 'person', 'bus', 'truck'],
         'negative_labels': negatives or [''], 'box_threshold': 0.05})
-    pipeline = DetectorPipeline(config)
+    pipeline = DetectorPipeline(config, create_backend(config.backend, config.backend_spec()))
     backend = pipeline.backend
 
     rclpy.init()

@@ -1,9 +1,16 @@
-"""The one interface every detector backend implements, and the backend registry."""
+"""The one interface every detector backend implements, and the one table of backends.
+
+Who builds a backend: the edges (the node, the ``negas-ros`` tools, the benchmark and training
+drivers) call :func:`create_backend` and hand the backend to the pipeline; the pure core
+(pipeline, scoring, config, labels, scores, metrics, detection types) never builds one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+import importlib
+import time
 from typing import Any, Protocol
 
 import numpy as np
@@ -12,14 +19,23 @@ import numpy.typing as npt
 from negas_ros.detection import RawDetections
 
 __all__ = [
+    'BACKEND_MODULES',
     'BackendSpec',
     'DetectorBackend',
+    'LabelSwapping',
     'NonFiniteOutputError',
+    'StageTimer',
     'available_backends',
     'check_image',
     'create_backend',
-    'register_backend',
 ]
+
+# The only list of backends: name -> module. Each module exposes ``from_spec(spec)`` and is
+# imported when a backend of that name is built (importing it must not import torch).
+BACKEND_MODULES: Mapping[str, str] = {
+    'grounding_dino': 'negas_ros.backends.grounding_dino',
+    'yolo_world': 'negas_ros.backends.yolo_world',
+}
 
 
 @dataclass(frozen=True)
@@ -38,17 +54,35 @@ class DetectorBackend(Protocol):
     """An open-vocabulary detector that answers for ID and negative labels.
 
     Implementations import torch lazily and run the model under ``torch.inference_mode()``.
+    Thread-safety: :meth:`infer` calls serialise inside the backend; :meth:`prepare_labels` may
+    run on another thread while frames are being detected.
     """
 
-    def set_labels(
+    # Seconds of the last infer by stage ('preprocess', 'model', 'postprocess', 'total').
+    last_timings: Mapping[str, float]
+
+    def prepare_labels(
         self, id_labels: Sequence[str], negative_labels: Sequence[str], nega: bool
-    ) -> None:
-        """Encode the label texts once; called on every label-set or NegA change, never per frame.
+    ) -> object:
+        """Encode the label texts (the slow part: the text encoder runs here) into an opaque
+        label state, without changing the labels in use. Raises ValueError naming a label the
+        backend cannot take; then nothing has changed.
 
         nega: when True the negative labels take part in the detector's text-guided attention
         (NegA); when False the ID detections equal those of an ID-only prompt and the negatives
         are only read out for scoring.
         """
+        ...
+
+    def use_labels(self, prepared: object) -> None:
+        """Swap in a state from :meth:`prepare_labels` of this backend, between two frames
+        (fast: no encoding). Raises TypeError for a state from elsewhere."""
+        ...
+
+    def set_labels(
+        self, id_labels: Sequence[str], negative_labels: Sequence[str], nega: bool
+    ) -> None:
+        """``use_labels(prepare_labels(...))``: on error the previous labels stay in force."""
         ...
 
     def infer(self, image_rgb: npt.NDArray[np.uint8], box_threshold: float) -> RawDetections:
@@ -82,33 +116,67 @@ def check_image(image_rgb: object, box_threshold: float) -> None:
         raise ValueError(f'box_threshold must be in [0, 1], got {box_threshold}')
 
 
-BackendFactory = Callable[[BackendSpec], DetectorBackend]
-_REGISTRY: dict[str, BackendFactory] = {}
+class LabelSwapping:
+    """Mixin: ``set_labels`` as ``use_labels(prepare_labels(...))``, and the check that a
+    prepared state comes from this very backend (a state holds encodings of its model)."""
+
+    def prepare_labels(
+        self, id_labels: Sequence[str], negative_labels: Sequence[str], nega: bool
+    ) -> object:
+        raise NotImplementedError
+
+    def use_labels(self, prepared: object) -> None:
+        raise NotImplementedError
+
+    def set_labels(
+        self, id_labels: Sequence[str], negative_labels: Sequence[str], nega: bool
+    ) -> None:
+        """Encode the labels and use them; on error the previous label set stays in force."""
+        self.use_labels(self.prepare_labels(id_labels, negative_labels, nega))
+
+    def _check_prepared(self, prepared: object, state_type: type) -> None:
+        if not isinstance(prepared, state_type) or getattr(prepared, 'owner', None) is not self:
+            raise TypeError("use_labels takes a state from this backend's prepare_labels")
 
 
-def register_backend(name: str, factory: BackendFactory) -> None:
-    _REGISTRY[name] = factory
+class StageTimer:
+    """Per-stage wall-clock seconds of one frame, synchronising CUDA first when asked.
+
+    ``timer.mark('preprocess')`` closes the stage that began at the previous mark (or at
+    construction); :attr:`timings` adds 'total'. GPU work is asynchronous, so without the
+    synchronisation a stage's time would land in the next one.
+    """
+
+    def __init__(self, synchronize: Callable[[], None] | None = None) -> None:
+        self._sync = synchronize
+        self._start = self._last = time.perf_counter()
+        self._stages: dict[str, float] = {}
+
+    def mark(self, stage: str) -> None:
+        if self._sync is not None:
+            self._sync()
+        now = time.perf_counter()
+        self._stages[stage] = now - self._last
+        self._last = now
+
+    @property
+    def timings(self) -> dict[str, float]:
+        return {**self._stages, 'total': self._last - self._start}
 
 
 def available_backends() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+    return sorted(BACKEND_MODULES)
 
 
 def create_backend(name: str, spec: BackendSpec) -> DetectorBackend:
-    _load_builtin()
+    """Build the backend ``name`` (a key of BACKEND_MODULES) from spec; for the edges only."""
     try:
-        factory = _REGISTRY[name]
+        module_name = BACKEND_MODULES[name]
     except KeyError:
         raise ValueError(
-            f'unknown backend {name!r}; available: {", ".join(sorted(_REGISTRY))}'
+            f'unknown backend {name!r}; available: {", ".join(available_backends())}'
         ) from None
+    factory: Callable[[BackendSpec], DetectorBackend] = importlib.import_module(
+        module_name).from_spec
     return factory(spec)
 
-
-def _load_builtin() -> None:
-    # Importing the module registers it; the module itself imports torch only when building.
-    from negas_ros.backends import (
-        grounding_dino,  # noqa: F401
-        yolo_world,  # noqa: F401
-    )

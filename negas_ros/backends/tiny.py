@@ -1,4 +1,7 @@
-"""Tiny random-weight Grounding DINO checkpoint, written offline for tests and ``make demo``.
+"""Tiny random-weight Grounding DINO checkpoint, written offline for tests and benchmarks.
+
+(``make demo`` does not use it: the demo runs the embedded ``negas_mini`` YOLO-World model,
+config/demo.yaml.) The tests, ``negas-ros bench`` and scripts/bench_*.py write one.
 
 The checkpoint loads with ``GroundingDinoForObjectDetection.from_pretrained`` and
 ``AutoTokenizer.from_pretrained`` like a hub checkpoint, but its weights are random: its boxes and

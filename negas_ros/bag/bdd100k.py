@@ -23,8 +23,8 @@ Conventions (the contract of every bag and evaluation built on this module)
       ``timestamp`` (10000: the frame's offset in its source video), so det_20 image folders use
       the rate. Video frames are stamped with their time in the video.
 
-Memory: labels are parsed one frame at a time (:func:`iter_label_frames` streams the JSON list)
-and each image is read when its frame is produced; only file names are kept for the whole
+Memory: labels are parsed one frame at a time (:func:`iter_label_frames` streams the JSON with
+ijson) and each image is read when its frame is produced; only file names are kept for the whole
 sequence. Sequences are checked in a first pass (:meth:`ImageFolderSequence.check`) that reports
 every problem with its file and frame before anything is written.
 """
@@ -66,7 +66,6 @@ BAD_BOX_POLICIES: tuple[str, ...] = ('error', 'clip', 'skip')
 
 _MAX_REPORTED = 20  # problems listed in one error; the rest are counted
 _HEAD_BYTES = 1 << 17  # enough for the JPEG SOF marker behind a typical EXIF block
-_MAX_FRAME_JSON = 64 << 20  # one label frame larger than this is treated as malformed
 _BOX_TOLERANCE = 1e-3  # px: float noise in label files is not an error
 
 BgrImage = npt.NDArray[np.uint8]
@@ -165,120 +164,79 @@ class SequenceInfo:
 # ---- label files ---------------------------------------------------------------------------
 
 
-def _line_col(text: str, pos: int, lines_before: int, col_base: int) -> tuple[int, int]:
-    newlines = text.count('\n', 0, pos)
-    if newlines:
-        return lines_before + newlines + 1, pos - text.rfind('\n', 0, pos)
-    return lines_before + 1, col_base + pos + 1
-
-
 def iter_label_frames(path: Path, chunk_chars: int = 1 << 20) -> Iterator[tuple[int, Any]]:
-    """Yield ``(index, frame)`` for each element of a BDD100K label file, streaming.
+    """Yield ``(index, frame)`` for each frame of a BDD100K label file, streaming (ijson).
 
-    A top-level JSON list is parsed one element at a time, so memory does not grow with the
-    file; a top-level object with a ``frames`` list (Scalabel format) is loaded whole. Raises
-    InputError naming the file, the line and column, and the frame index for malformed JSON or
-    an unreadable file.
+    The frames of a top-level JSON list, or of the ``frames`` list of a top-level object
+    (Scalabel format), are parsed one at a time, so memory does not grow with the file;
+    chunk_chars: bytes read at a time. Raises InputError for malformed JSON naming the file,
+    the frame being read and, for files up to 256 MiB, the line and column as the json module
+    counts them; or for an unreadable file.
     """
-    decoder = json.JSONDecoder()
+    import ijson
+
     try:
-        handle = path.open('r', encoding='utf-8')
+        handle = path.open('rb')
     except OSError as exc:
         raise InputError(f'{path}: cannot read the labels file ({exc.strerror})') from None
     with handle:
-        buffer = ''
-        pos = 0
-        eof = False
-        lines_before = 0
-        col_base = 0
-
-        def fill() -> bool:
-            nonlocal buffer, pos, eof, lines_before, col_base
-            if eof:
-                return False
-            try:
-                chunk = handle.read(chunk_chars)
-            except UnicodeDecodeError as exc:
-                raise InputError(f'{path}: not UTF-8 text ({exc.reason})') from None
+        first = b''
+        while not first:
+            chunk = handle.read(chunk_chars)
             if not chunk:
-                eof = True  # the buffer stays as it is: error positions still point into it
-                return False
-            # Drop what was parsed, keeping line/column bookkeeping for error messages.
-            newlines = buffer.count('\n', 0, pos)
-            if newlines:
-                lines_before += newlines
-                col_base = pos - buffer.rfind('\n', 0, pos) - 1
-            else:
-                col_base += pos
-            buffer = buffer[pos:] + chunk
-            pos = 0
-            return True
-
-        def skip_ws() -> str:
-            nonlocal pos
-            while True:
-                while pos < len(buffer) and buffer[pos] in ' \t\r\n':
-                    pos += 1
-                if pos < len(buffer):
-                    return buffer[pos]
-                if not fill():
-                    return ''
-
-        def fail(what: str, at: int, index: int | None) -> InputError:
-            line, col = _line_col(buffer, at, lines_before, col_base)
-            frame = f', frame {index}' if index is not None else ''
-            return InputError(f'{path}: malformed JSON at line {line} column {col}{frame}: {what}')
-
-        first = skip_ws()
-        if first == '{':
-            # Scalabel dataset object: small enough in practice to load whole.
-            while fill():
-                pass
-            try:
-                data = json.loads(buffer)
-            except json.JSONDecodeError as exc:
-                raise InputError(f'{path}: malformed JSON at line {exc.lineno} column '
-                                 f'{exc.colno}: {exc.msg}') from None
-            frames = data.get('frames') if isinstance(data, dict) else None
-            if not isinstance(frames, list):
-                raise InputError(f"{path}: expected a JSON list of frames or an object with a "
-                                 "'frames' list")
-            yield from enumerate(frames)
-            return
-        if first != '[':
-            raise fail("expected '[' (a list of frames)" if first else 'the file is empty',
-                       pos, None)
-        pos += 1
-        index = 0
-        expect_value = True  # after '[' or ','
-        while True:
-            char = skip_ws()
-            if not char:
-                raise fail("unexpected end of file (missing ']')", pos, index)
-            if char == ']' and (index == 0 or not expect_value):
-                pos += 1
-                if skip_ws():
-                    raise fail("unexpected text after the closing ']'", pos, None)
+                break
+            first = chunk.lstrip(b' \t\r\n')[:1]
+        if not first:
+            raise InputError(f'{path}: malformed JSON: the file is empty')
+        if first not in (b'[', b'{'):
+            raise _json_error(path, 0, "expected '[' (a list of frames)")
+        handle.seek(0)
+        frames_list = False
+        count = 0
+        try:
+            if first == b'[':
+                for frame in ijson.items(handle, 'item', buf_size=chunk_chars, use_float=True):
+                    yield count, frame
+                    count += 1
                 return
-            if not expect_value:
-                if char != ',':
-                    raise fail("expected ',' or ']' after a frame", pos, index)
-                pos += 1
-                expect_value = True
-                continue
-            while True:
-                try:
-                    value, end = decoder.raw_decode(buffer, pos)
-                    break
-                except json.JSONDecodeError as exc:
-                    # Incomplete (the element runs past the buffer) or malformed: read more
-                    # until the element parses, the file ends, or it is implausibly large.
-                    if len(buffer) - pos > _MAX_FRAME_JSON or not fill():
-                        raise fail(exc.msg, exc.pos, index) from None
-            pos = end
-            yield index, value
-            index += 1
-            expect_value = False
+            # Scalabel dataset object: the frames are the items of its 'frames' list.
+            events = ijson.parse(handle, buf_size=chunk_chars, use_float=True)
+
+            def watched() -> Iterator[tuple[str, str, Any]]:
+                nonlocal frames_list
+                for prefix, event, value in events:
+                    frames_list = frames_list or (prefix, event) == ('frames', 'start_array')
+                    yield prefix, event, value
+
+            for frame in ijson.items(watched(), 'frames.item'):
+                yield count, frame
+                count += 1
+        except (ijson.JSONError, UnicodeDecodeError) as exc:
+            raise _json_error(path, count, str(exc).partition('\n')[0]) from None
+        if not frames_list:
+            raise InputError(f"{path}: expected a JSON list of frames or an object with a "
+                             "'frames' list")
+
+
+# The error path re-reads a broken file with the json module for the exact position; above
+# this size it reports the frame alone rather than load the whole file.
+_MAX_JSON_FOR_POSITION = 256 << 20
+
+
+def _json_error(path: Path, frame: int, detail: str) -> InputError:
+    """The InputError for a label file that is not valid JSON (the error path only)."""
+    where = f'frame {frame}'
+    try:
+        if path.stat().st_size <= _MAX_JSON_FOR_POSITION:
+            json.loads(path.read_bytes().decode('utf-8'))
+    except UnicodeDecodeError as exc:
+        return InputError(f'{path}: not UTF-8 text ({exc.reason})')
+    except json.JSONDecodeError as exc:
+        return InputError(f'{path}: malformed JSON at line {exc.lineno} column {exc.colno}, '
+                          f'{where}: {exc.msg}')
+    except OSError as exc:
+        return InputError(f'{path}: cannot read the labels file ({exc.strerror})')
+    return InputError(f'{path}: malformed JSON in {where}: {detail}')
 
 
 def _number(value: object) -> float | None:
@@ -420,7 +378,46 @@ def _raise_problems(what: str, problems: Sequence[str]) -> None:
                      problems)
 
 
-class ImageFolderSequence:
+class _FolderSequence:
+    """What :class:`ImageFolderSequence` and :class:`VideoFolderSequence` share: the common
+    arguments and their checks, :attr:`info` after :meth:`check`, and per-frame labels.
+
+    labels_path: the labels (file or folder), or None. start_ns: stamp of the first frame (ns
+    since the epoch). frame_id: header frame id. bad_box: what to do with boxes outside the
+    image ('error', 'clip', 'skip'). limit: produce at most this many frames (None: all; >= 1).
+    """
+
+    def __init__(self, labels_path: Path | None, *, start_ns: int, frame_id: str,
+                 bad_box: BadBoxPolicy, limit: int | None) -> None:
+        if bad_box not in BAD_BOX_POLICIES:
+            raise ValueError(f'bad_box must be one of {", ".join(BAD_BOX_POLICIES)}')
+        if limit is not None and limit < 1:
+            raise ValueError(f'limit must be >= 1, got {limit}')
+        self.labels_path = Path(labels_path) if labels_path is not None else None
+        self.start_ns = int(start_ns)
+        self.frame_id = frame_id
+        self.bad_box: BadBoxPolicy = bad_box
+        self.limit = limit
+        self._info: SequenceInfo | None = None
+
+    @property
+    def info(self) -> SequenceInfo:
+        if self._info is None:
+            raise RuntimeError('call check() before using the sequence')
+        return self._info
+
+    def __len__(self) -> int:
+        return self.info.frames
+
+    def _frame_labels(self, raw: Mapping[str, Any], where: str, width: int,
+                      height: int) -> tuple[BoxLabel, ...]:
+        """A checked frame's labels; raises InputError if they no longer pass the check."""
+        labels, errors, _ = parse_frame_labels(raw, where, width, height, self.bad_box)
+        _raise_problems(where, errors)
+        return labels
+
+
+class ImageFolderSequence(_FolderSequence):
     """A folder of BDD100K images (+ optional det_20 labels) as a frame sequence.
 
     Call :meth:`check` once (it validates everything and raises InputError listing every
@@ -441,29 +438,12 @@ class ImageFolderSequence:
     ) -> None:
         if not rate_hz > 0:
             raise ValueError(f'rate must be > 0 Hz, got {rate_hz}')
-        if bad_box not in BAD_BOX_POLICIES:
-            raise ValueError(f'bad_box must be one of {", ".join(BAD_BOX_POLICIES)}')
-        if limit is not None and limit < 1:
-            raise ValueError(f'limit must be >= 1, got {limit}')
+        super().__init__(labels_path, start_ns=start_ns, frame_id=frame_id, bad_box=bad_box,
+                         limit=limit)
         self.images_dir = Path(images_dir)
-        self.labels_path = Path(labels_path) if labels_path is not None else None
         self.rate_hz = rate_hz
-        self.start_ns = int(start_ns)
-        self.frame_id = frame_id
-        self.bad_box: BadBoxPolicy = bad_box
-        self.limit = limit
-        self._info: SequenceInfo | None = None
         self._names: list[str] = []  # file-name order when there are no labels
         self._first_timestamp_ms = 0.0
-
-    @property
-    def info(self) -> SequenceInfo:
-        if self._info is None:
-            raise RuntimeError('call check() before using the sequence')
-        return self._info
-
-    def __len__(self) -> int:
-        return self.info.frames
 
     def check(self, progress: Callable[[int], None] | None = None) -> SequenceInfo:
         """Validate every frame (files, JSON, boxes) without keeping images; see the class doc.
@@ -560,10 +540,7 @@ class ImageFolderSequence:
         except (OSError, ImageError) as exc:
             raise InputError(f'{where}: image file {path}: {exc}; the input changed after '
                              'it was checked') from None
-        labels: tuple[BoxLabel, ...] | None = None
-        if raw is not None:
-            labels, errors, _ = parse_frame_labels(raw, where, width, height, self.bad_box)
-            _raise_problems(where, errors)
+        labels = self._frame_labels(raw, where, width, height) if raw is not None else None
         stamp = self._stamp(index, _number(raw.get('timestamp')) if raw is not None else None)
         return Frame(index=index, name=name, stamp_ns=stamp, log_ns=stamp,
                      frame_id=self.frame_id, width=width, height=height, encoded=data,
@@ -587,7 +564,7 @@ def bdd_video_frame_name(stem: str, frame_index: int) -> str:
     return f'{stem}-{frame_index + 1:07d}.jpg'
 
 
-class VideoFolderSequence:
+class VideoFolderSequence(_FolderSequence):
     """A folder of videos (BDD100K ``.mov``) read with OpenCV, resampled to ``fps``.
 
     Videos are taken in file-name order and follow each other in time. From each video the
@@ -605,27 +582,12 @@ class VideoFolderSequence:
     ) -> None:
         if fps is not None and not fps > 0:
             raise ValueError(f'fps must be > 0, got {fps}')
-        if bad_box not in BAD_BOX_POLICIES:
-            raise ValueError(f'bad_box must be one of {", ".join(BAD_BOX_POLICIES)}')
+        super().__init__(labels_path, start_ns=start_ns, frame_id=frame_id, bad_box=bad_box,
+                         limit=limit)
         self.videos_dir = Path(videos_dir)
-        self.labels_path = Path(labels_path) if labels_path is not None else None
         self.fps = fps
-        self.start_ns = int(start_ns)
-        self.frame_id = frame_id
-        self.bad_box: BadBoxPolicy = bad_box
-        self.limit = limit
         self._videos: list[tuple[Path, float, int, int, int]] = []  # path, fps, n, w, h
-        self._info: SequenceInfo | None = None
         self.unmatched_labels = 0
-
-    @property
-    def info(self) -> SequenceInfo:
-        if self._info is None:
-            raise RuntimeError('call check() before using the sequence')
-        return self._info
-
-    def __len__(self) -> int:
-        return self.info.frames
 
     def _kept_count(self, src_fps: float, count: int) -> int:
         if self.fps is None:
@@ -743,9 +705,7 @@ class VideoFolderSequence:
                     frame_labels: tuple[BoxLabel, ...] | None = None
                     if raw is not None:
                         where = f'{self._labels_file(path.stem)}: {path.stem} frameIndex {kept}'
-                        frame_labels, errors, _ = parse_frame_labels(raw, where, width, height,
-                                                                     self.bad_box)
-                        _raise_problems(where, errors)
+                        frame_labels = self._frame_labels(raw, where, width, height)
                         matched += 1
                     stamp = self.start_ns + round((offset_s + t) * 1e9)
                     yield Frame(index=produced, name=name, stamp_ns=stamp, log_ns=stamp,

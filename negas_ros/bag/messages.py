@@ -6,7 +6,8 @@ typestore has ``std_msgs``, ``sensor_msgs`` and ``geometry_msgs``; ``vision_msgs
 type hashes written to a bag are those of the packages a ROS install builds from the same
 files, and ``ros2 bag play`` accepts the bag.
 
-Detections follow the output contract of the node (:mod:`negas_ros.ros.conversions`):
+Detections follow the output contract of the node, built by the same pure builder
+(:mod:`negas_ros.message_contract`, also used by :mod:`negas_ros.ros.conversions`):
 bbox centre and size in source-image pixels; ``results[0]`` the verdict (ID label with its
 detector confidence, or the unknown label with the OOD confidence); for unknowns ``results[1]``
 the best ID label with its raw confidence; ``id`` empty. Ground truth uses the same message,
@@ -20,14 +21,22 @@ from collections.abc import Sequence
 import functools
 import os
 from pathlib import Path
+import sys
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from negas_ros import message_contract as contract
 from negas_ros.bag.bdd100k import BoxLabel
 from negas_ros.detection import Detection
 from negas_ros.image_convert import ImageError, compressed_to_rgb, raw_to_rgb
+from negas_ros.message_contract import (
+    DETECTION_ARRAY,
+    LABEL_INFO,
+    OOD_DETECTION_ARRAY,
+    UNKNOWN_CLASS_ID,
+)
 
 __all__ = [
     'COMPRESSED_IMAGE',
@@ -54,10 +63,6 @@ __all__ = [
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
 RAW_IMAGE = 'sensor_msgs/msg/Image'
 IMAGE_TYPES = (COMPRESSED_IMAGE, RAW_IMAGE)
-DETECTION_ARRAY = 'vision_msgs/msg/Detection2DArray'
-OOD_DETECTION_ARRAY = 'negas_ros/msg/OodDetectionArray'
-LABEL_INFO = 'vision_msgs/msg/LabelInfo'
-UNKNOWN_CLASS_ID = 65535  # vision_msgs' "unlabeled", as in negas_ros.ros.conversions
 
 # Message files registered on top of the Kilted typestore, per package.
 _MSG_FILES = {
@@ -78,13 +83,16 @@ def find_msg_dir(package: str) -> Path:
     """The folder holding ``package``'s .msg files.
 
     Looks in ``<prefix>/share/<package>/msg`` for each prefix on ``AMENT_PREFIX_PATH`` (an
-    installed package: the distro's vision_msgs on a ROS install, ours otherwise), then in the
-    source tree next to this package. Raises MessageDefinitionError naming the places looked in.
+    installed package: the distro's vision_msgs on a ROS install, ours otherwise), then under
+    the Python prefix (``pip install``), then in the source tree next to this package.
+    Raises MessageDefinitionError naming the places looked in.
     """
     names = _MSG_FILES[package]
     candidates = [Path(prefix) / 'share' / package / 'msg'
                   for prefix in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep)
                   if prefix]
+    # pip install '.[tools]' puts them under <sys.prefix>/share (pyproject data-files).
+    candidates.append(Path(sys.prefix) / 'share' / package / 'msg')
     candidates.append(Path(__file__).resolve().parents[2] / _SOURCE_DIRS[package])
     for directory in candidates:
         if all((directory / f'{name}.msg').is_file() for name in names):
@@ -170,28 +178,21 @@ def _default_pose() -> Any:
     return _type(geo + 'PoseWithCovariance')(pose=pose, covariance=np.zeros(36, np.float64))
 
 
-def _hypothesis(class_id: str, score: float) -> Any:
-    return _type('vision_msgs/msg/ObjectHypothesisWithPose')(
-        hypothesis=_type('vision_msgs/msg/ObjectHypothesis')(class_id=class_id,
-                                                             score=float(score)),
-        pose=_default_pose())
-
-
-def _bbox(box_xyxy: Sequence[float]) -> Any:
-    x1, y1, x2, y2 = (float(v) for v in box_xyxy)
-    centre = _type('vision_msgs/msg/Pose2D')(
-        position=_type('vision_msgs/msg/Point2D')(x=(x1 + x2) / 2.0, y=(y1 + y2) / 2.0),
-        theta=0.0)
-    return _type('vision_msgs/msg/BoundingBox2D')(center=centre, size_x=x2 - x1, size_y=y2 - y1)
+def _new(type_name: str, **fields: Any) -> Any:
+    """The message factory of :mod:`negas_ros.message_contract`: rosbags classes need every
+    field, so a hypothesis gets the default pose rclpy would give it."""
+    if type_name == contract.HYPOTHESIS_WITH_POSE and 'pose' not in fields:
+        fields['pose'] = _default_pose()
+    return _type(type_name)(**fields)
 
 
 def ground_truth_array(msg_header: Any, labels: Sequence[BoxLabel]) -> Any:
     """vision_msgs/Detection2DArray of ground truth: per box one hypothesis (category, 1.0),
     bbox from the continuous ``box_xyxy`` and ``id`` = the label id."""
-    detection = _type('vision_msgs/msg/Detection2D')
-    return _type(DETECTION_ARRAY)(header=msg_header, detections=[
-        detection(header=msg_header, results=[_hypothesis(label.category, 1.0)],
-                  bbox=_bbox(label.box_xyxy), id=label.label_id)
+    return _new(DETECTION_ARRAY, header=msg_header, detections=[
+        _new(contract.DETECTION_2D, header=msg_header,
+             results=[contract.hypothesis(_new, label.category, 1.0)],
+             bbox=contract.bbox(_new, label.box_xyxy), id=label.label_id)
         for label in labels])
 
 
@@ -217,34 +218,11 @@ def detection_arrays(
     threshold: float, nega: bool,
 ) -> tuple[Any, Any]:
     """(Detection2DArray, OodDetectionArray) for one frame: the node's output contract."""
-    detection2d = _type('vision_msgs/msg/Detection2D')
-    ood_detection = _type('negas_ros/msg/OodDetection')
-    plain = []
-    rich = []
-    for det in detections:
-        if det.is_ood:
-            results = [_hypothesis(unknown_label, det.ood_confidence),
-                       _hypothesis(det.id_label, det.id_confidence)]
-        else:
-            results = [_hypothesis(det.id_label, det.id_confidence)]
-        d2d = detection2d(header=msg_header, results=results, bbox=_bbox(det.box_xyxy), id='')
-        plain.append(d2d)
-        rich.append(ood_detection(
-            detection=d2d, is_ood=bool(det.is_ood), id_score=float(det.id_score),
-            ood_confidence=float(det.ood_confidence), id_label=det.id_label,
-            id_confidence=float(det.id_confidence), negative_label=det.neg_label or '',
-            negative_confidence=float(det.neg_confidence)))
-    return (_type(DETECTION_ARRAY)(header=msg_header, detections=plain),
-            _type(OOD_DETECTION_ARRAY)(header=msg_header, detections=rich,
-                                       score_method=score_method, threshold=float(threshold),
-                                       nega=bool(nega)))
+    return contract.detection_arrays(_new, msg_header, detections, unknown_label, score_method,
+                                     threshold, nega)
 
 
 def label_info(msg_header: Any, id_labels: Sequence[str], unknown_label: str,
                box_threshold: float) -> Any:
     """vision_msgs/LabelInfo as the node publishes it: index per ID label, 65535 for unknown."""
-    vision_class = _type('vision_msgs/msg/VisionClass')
-    class_map = [vision_class(class_id=i, class_name=name) for i, name in enumerate(id_labels)]
-    class_map.append(vision_class(class_id=UNKNOWN_CLASS_ID, class_name=unknown_label))
-    return _type(LABEL_INFO)(header=msg_header, class_map=class_map,
-                             threshold=float(box_threshold))
+    return contract.label_info(_new, msg_header, id_labels, unknown_label, box_threshold)

@@ -80,7 +80,7 @@ def input_space_mask(mask: npt.ArrayLike, input_hw: tuple[int, int],
 
     mask: (H, W) bool in source pixels. input_hw: the network input (h, w); resized_hw, pad_top,
     pad_left: where the scaled image lies in it (a
-    :class:`~negas_ros.backends.yolo_world.postprocess.Letterbox`). Nearest-neighbour: input
+    :class:`~negas_ros.backends.yolo_world.letterbox.Letterbox`). Nearest-neighbour: input
     pixel (y, x) of the image area takes the source pixel under its centre; padding is False.
     """
     source = np.asarray(mask, dtype=bool)

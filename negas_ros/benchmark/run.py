@@ -46,6 +46,7 @@ from negas_ros.benchmark.select import select_choices
 from negas_ros.evaluation import to_jsonable
 from negas_ros.labels import LabelSet, load_labels
 from negas_ros.machine import cpu_name
+from negas_ros.package_paths import share_dir
 
 if TYPE_CHECKING:
     from negas_ros.backends.yolo_world.backend import ModelCard, YoloWorldBackend
@@ -117,13 +118,11 @@ def _config_path(*parts: str) -> Path:
     path = REPO_ROOT.joinpath('config', *parts)
     if path.exists():
         return path
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        shared = Path(get_package_share_directory('negas_ros')).joinpath('config', *parts)
-        return shared if shared.exists() else path
-    except Exception:  # no ament index (source tree): keep the path for the error message
+    installed = share_dir(source_tree_fallback=False)
+    if installed is None:  # no ament install: keep the source-tree path for the message
         return path
+    shared = Path(installed).joinpath('config', *parts)
+    return shared if shared.exists() else path
 
 
 def default_labels_path() -> Path:

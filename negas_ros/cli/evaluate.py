@@ -64,16 +64,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(func=run)
 
 
-def _share_dir() -> str | None:
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return str(get_package_share_directory('negas_ros'))
-    except Exception:  # not installed through ament: use the source tree, laid out the same
-        root = Path(__file__).resolve().parents[2]
-        return str(root) if (root / 'config').is_dir() else None
-
-
 def _named(text: str) -> tuple[str | None, Path]:
     name, sep, rest = text.partition('=')
     if sep and _SET_NAME.match(name) and not Path(text).exists():
@@ -117,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError('--id-labels goes with --id-images')
     if not args.ood_bag and not args.ood_images:
         _log.warning('no --ood-bag or --ood-images: only mAP and tau are computed')
-    share_dir = _share_dir()
+    from negas_ros.package_paths import share_dir as package_share_dir
+
+    share_dir = package_share_dir()
     values = load_params_file(args.params, share_dir=share_dir, validate=False)
     values.update(_parse_overrides(args.param))
     config = config_from_values(values, share_dir=share_dir)
@@ -157,10 +149,11 @@ def run(args: argparse.Namespace) -> int:
     ood_sources += [folder_source(path, None, name, 'ood')
                     for name, path in map(_named, args.ood_images)]
 
+    from negas_ros.backends.base import create_backend
     from negas_ros.pipeline import DetectorPipeline
 
     _log.info('loading %s (%s) on %s', config.model, config.backend, config.device)
-    pipeline = DetectorPipeline(config)
+    pipeline = DetectorPipeline(config, create_backend(config.backend, config.backend_spec()))
     options = EvaluationOptions(result_bags=not args.no_result_bags, annotate=args.annotate,
                                 storage=args.storage, progress=not args.no_progress,
                                 tau=args.tau)

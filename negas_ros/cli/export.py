@@ -7,6 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from negas_ros.package_paths import share_dir
+
 __all__ = ['register']
 
 _log = logging.getLogger('negas_ros.export')
@@ -34,17 +36,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                              'untested in CI)')
     parser.add_argument('--fp16', action='store_true', help='fp16 TensorRT engine')
     parser.set_defaults(func=run)
-
-
-def share_dir() -> str | None:
-    """The package share directory, or the source tree when not installed through ament."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return str(get_package_share_directory('negas_ros'))
-    except Exception:  # not installed through ament: the source tree has the same layout
-        root = Path(__file__).resolve().parents[2]
-        return str(root) if (root / 'config').is_dir() else None
 
 
 def load_yolo_world(params: Path) -> tuple[Any, Any]:

@@ -29,9 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     from negas_ros.backends.yolo_world import load_model_card, save_text_embeddings
     from negas_ros.backends.yolo_world.text import ClipTextEncoder
-    from negas_ros.cli.export import share_dir
     from negas_ros.config import config_from_values, load_params_file
     from negas_ros.labels import load_labels
+    from negas_ros.package_paths import share_dir
 
     share = share_dir()
     config = config_from_values(load_params_file(args.params, share_dir=share), share_dir=share)

@@ -38,7 +38,7 @@ non-visual or malformed ones, and says why (:class:`Decision`). The rules, first
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 import re
 
@@ -280,6 +280,32 @@ class NegativeFilter:
             return f'{wn.name(sense)} is a class above ID label {relation.id_label!r} ({id_name})'
         return f'{wn.name(sense)} is a part of ID label {relation.id_label!r} ({id_name})'
 
+    def check_unique(
+        self,
+        candidate: str,
+        source: str | None,
+        score: float | None,
+        kept_keys: Mapping[str, str],
+        duplicate_detail: str,
+    ) -> tuple[Decision, str]:
+        """:meth:`check` with ``score`` recorded, then de-duplication against earlier keeps.
+
+        kept_keys: normalised label of each label kept so far -> what the duplicate message
+            names (the kept label, or the ID label it was kept for).
+        duplicate_detail: the detail of a duplicate, a format string given that name (``{!r}``).
+        Returns the decision (reason ``'duplicate'`` when the normalised label is in
+        ``kept_keys``) and the candidate's normalised label ('' when the filter dropped it).
+        """
+        decision = replace(self.check(candidate, source), score=score)
+        if not decision.kept:
+            return decision, ''
+        key = normalize_label(decision.label)
+        if key in kept_keys:
+            decision = replace(
+                decision, reason='duplicate', detail=duplicate_detail.format(kept_keys[key])
+            )
+        return decision, key
+
     def select(
         self,
         proposals: Iterable[tuple[str, str | None, float | None]],
@@ -303,16 +329,11 @@ class NegativeFilter:
         for candidate, source, score in proposals:
             if stop_when_full and total is not None and len(kept) >= total:
                 break
-            decision = replace(self.check(candidate, source), score=score)
+            decision, key = self.check_unique(
+                candidate, source, score, kept_keys, 'same label as the kept {!r}'
+            )
             if decision.kept:
-                key = normalize_label(decision.label)
-                if key in kept_keys:
-                    decision = replace(
-                        decision,
-                        reason='duplicate',
-                        detail=f'same label as the kept {kept_keys[key]!r}',
-                    )
-                elif per_source is not None and counts.get(source, 0) >= per_source:
+                if per_source is not None and counts.get(source, 0) >= per_source:
                     decision = replace(
                         decision,
                         reason='over-quota',

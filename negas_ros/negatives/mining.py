@@ -35,7 +35,6 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from negas_ros.labels import normalize_label
 from negas_ros.negatives.filtering import Decision, NegativeFilter
 from negas_ros.negatives.wordnet import WordNet
 
@@ -328,21 +327,15 @@ def mine_negatives(
                     continue  # considered for an earlier label: one decision per candidate
                 seen.add(c)
                 entry, score = pool[c], float(scores[c, k])
-                decision = replace(nfilter.check(entry.label, id_label), score=score)
+                decision, key = nfilter.check_unique(
+                    entry.label, id_label, score, kept_keys, 'already kept near {!r}'
+                )
                 if decision.kept:
-                    key = normalize_label(decision.label)
-                    if key in kept_keys:
-                        decision = replace(
-                            decision,
-                            reason='duplicate',
-                            detail=f'already kept near {kept_keys[key]!r}',
-                        )
-                    else:
-                        kept_keys[key] = id_label
-                        by_id[id_label].append(decision.label)
-                        decision = replace(
-                            decision, detail=f'{wn.name(entry.offset)}; {decision.detail}'
-                        )
+                    kept_keys[key] = id_label
+                    by_id[id_label].append(decision.label)
+                    decision = replace(
+                        decision, detail=f'{wn.name(entry.offset)}; {decision.detail}'
+                    )
                 decisions.append(decision)
                 if decision.kept:
                     active = True

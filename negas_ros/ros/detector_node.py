@@ -26,8 +26,9 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import (
@@ -41,7 +42,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
-from negas_ros.backends.base import NonFiniteOutputError
+from negas_ros.backends.base import NonFiniteOutputError, create_backend
 from negas_ros.config import (
     PARAMETERS,
     ConfigError,
@@ -53,6 +54,7 @@ from negas_ros.config import (
 from negas_ros.drawing import draw_detections
 from negas_ros.image_convert import ImageError, compressed_to_rgb, raw_to_rgb, rgb_to_bgr
 from negas_ros.msg import OodDetectionArray
+from negas_ros.package_paths import share_dir
 from negas_ros.pipeline import DetectorPipeline
 from negas_ros.ros.conversions import (
     bgr_to_image_msg,
@@ -84,12 +86,8 @@ def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
 
 
 def _share_dir() -> str | None:
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return str(get_package_share_directory('negas_ros'))
-    except Exception:  # not installed through ament: package:// paths cannot resolve
-        return None
+    # The node resolves package:// only through its ament install, never a source tree.
+    return share_dir(source_tree_fallback=False)
 
 
 class DetectorNode(LifecycleNode):
@@ -100,8 +98,7 @@ class DetectorNode(LifecycleNode):
         for spec in PARAMETERS:
             self.declare_parameter(spec.name, spec.default, _descriptor(spec))
         self._share_dir = _share_dir()
-        self._config: DetectorConfig | None = None
-        self._pipeline: DetectorPipeline | None = None
+        self._pipeline: DetectorPipeline | None = None  # owns the running configuration
         self._image_sub: Any = None
         self._outputs: dict[str, Any] = {}
         self._frame_cv = threading.Condition()
@@ -117,8 +114,13 @@ class DetectorNode(LifecycleNode):
         self._last_frame_time = 0.0
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
-        self._input_watch_timer = self.create_timer(10.0, self._warn_if_no_input)
+        # Images and timers in their own group: a parameter callback that encodes labels (the
+        # parameter services use the default group) never delays them (main spins 2 threads).
+        self._io_group = MutuallyExclusiveCallbackGroup()
+        self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics,
+                                                    callback_group=self._io_group)
+        self._input_watch_timer = self.create_timer(10.0, self._warn_if_no_input,
+                                                    callback_group=self._io_group)
 
     # ---- configuration -------------------------------------------------------------------
 
@@ -132,8 +134,22 @@ class DetectorNode(LifecycleNode):
     def _build_config(self, values: dict[str, Any]) -> DetectorConfig:
         return config_from_values(values, share_dir=self._share_dir)
 
+    @property
+    def config(self) -> DetectorConfig | None:
+        """The running configuration (the pipeline owns it); None before configure."""
+        return self._pipeline.config if self._pipeline is not None else None
+
     def _on_set_parameters(self, params: list[Parameter[Any]]) -> SetParametersResult:
-        """Validate the whole new parameter set, then apply it atomically, or reject it."""
+        """Validate the whole new parameter set, then apply it atomically, or reject it.
+
+        Runs in the parameter services' callback group on a multi-threaded executor (main), so
+        a slow text encoding here never holds up image callbacks, timers or the inference
+        worker: frames keep running on the old labels until the new ones are encoded, then
+        both switch between two frames. Encoding is part of validation (only the text encoder
+        knows whether it can embed a phrase), so it happens before the answer: a label the
+        backend cannot take is rejected with its name, and nothing changes. (A post-set
+        callback cannot reject, and Humble's rclpy has none.)
+        """
         if not any(p.name in _PARAMETER_NAMES for p in params):
             return SetParametersResult(successful=True)  # rclpy's own (qos_overrides.*, ...)
         try:
@@ -142,13 +158,13 @@ class DetectorNode(LifecycleNode):
             self.get_logger().warning(f'rejected parameter update: {exc}')
             return SetParametersResult(successful=False, reason=str(exc))
         if self._pipeline is not None:
+            old = self._pipeline.config
             try:
                 self._pipeline.apply(new)
             except Exception as exc:  # the backend could not encode the labels
                 self.get_logger().error(f'rejected parameter update: {exc}')
                 return SetParametersResult(successful=False, reason=str(exc))
-            old, self._config = self._config, new
-            if old is None or old.labels != new.labels or old.unknown_label != new.unknown_label \
+            if old.labels != new.labels or old.unknown_label != new.unknown_label \
                     or old.box_threshold != new.box_threshold:
                 self._publish_label_info()
             self.get_logger().info(
@@ -165,13 +181,13 @@ class DetectorNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         try:
             started = time.perf_counter()
-            self._pipeline = DetectorPipeline(config)
+            backend = create_backend(config.backend, config.backend_spec())
+            self._pipeline = DetectorPipeline(config, backend)
         except Exception as exc:
             self.get_logger().error(
                 f"cannot load model '{config.model}' with backend '{config.backend}' on "
                 f"'{config.device}': {exc}")
             return TransitionCallbackReturn.FAILURE
-        self._config = config
         self.get_logger().info(
             f"loaded {config.backend} '{config.model}' on {config.device} in "
             f'{time.perf_counter() - started:.1f} s; {len(config.labels.id_labels)} ID labels, '
@@ -218,8 +234,7 @@ class DetectorNode(LifecycleNode):
         for publisher in self._outputs.values():
             self.destroy_lifecycle_publisher(publisher)
         self._outputs = {}
-        self._pipeline = None  # frees the model
-        self._config = None
+        self._pipeline = None  # frees the model (and the configuration it owns)
 
     def _create_io(self, config: DetectorConfig) -> None:
         self._outputs = {
@@ -243,6 +258,7 @@ class DetectorNode(LifecycleNode):
             topic, msg_type = 'image', Image
         self._image_sub = self.create_subscription(
             msg_type, topic, self._on_image, qos, event_callbacks=events,
+            callback_group=self._io_group,
             qos_overriding_options=QoSOverridingOptions.with_default_policies())
 
     # ---- frames ----------------------------------------------------------------------------
@@ -309,7 +325,6 @@ class DetectorNode(LifecycleNode):
             return
         result = pipeline.process(rgb)
         config = result.config
-        assert config is not None
         header: Header = msg.header
         plain, rich = to_detection_arrays(
             result.detections, header, config.unknown_label, config.score_method,
@@ -329,12 +344,12 @@ class DetectorNode(LifecycleNode):
 
     def _publish_label_info(self) -> None:
         publisher = self._outputs.get('label_info')
-        if publisher is None or self._config is None:
+        config = self.config
+        if publisher is None or config is None:
             return
         header = Header(stamp=self.get_clock().now().to_msg())
-        publisher.publish(to_label_info(self._config.labels.id_labels,
-                                        self._config.unknown_label,
-                                        self._config.box_threshold, header))
+        publisher.publish(to_label_info(config.labels.id_labels, config.unknown_label,
+                                        config.box_threshold, header))
 
     def _warn_if_no_input(self) -> None:
         if not self._is_active or self._image_sub is None:
@@ -354,7 +369,7 @@ class DetectorNode(LifecycleNode):
 
     def _publish_diagnostics(self) -> None:
         status = DiagnosticStatus(name=f'{self.get_name()}: inference',
-                                  hardware_id=self._config.device if self._config else '')
+                                  hardware_id=self.config.device if self.config else '')
         bad = self.stats['bad_images'] + self.stats['errors']
         status.level = DiagnosticStatus.WARN if bad else DiagnosticStatus.OK
         if self.stats['non_finite_outputs']:
@@ -446,7 +461,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 node.get_logger().fatal('configuration failed (see above); exiting')
                 return 1
             node.trigger_activate()
-        rclpy.spin(node)
+        executor = MultiThreadedExecutor(num_threads=2)
+        executor.add_node(node)
+        executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

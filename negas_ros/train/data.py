@@ -3,7 +3,7 @@
 A sample is a pure function of (world seed, split, index, augmentation seed): the scene comes
 from :meth:`negas_ros.world.World.render` at the world's default 320 x 320 and is then
 augmented (horizontal flip, HSV jitter) and letterboxed to the network input with the
-backend's own :func:`~negas_ros.backends.yolo_world.postprocess.letterbox`, so that training
+backend's own :func:`~negas_ros.backends.yolo_world.letterbox.letterbox`, so that training
 sees exactly the preprocessing the detector runs with. Rendering (about 20 ms) is cheaper than
 keeping a cache and gives every step fresh scenes: the pretraining stream never repeats.
 
@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from negas_ros.backends.yolo_world.postprocess import letterbox
+from negas_ros.backends.yolo_world.letterbox import letterbox
 from negas_ros.world import DEFAULT_SIZE, World
 
 __all__ = ['Sample', 'WorldDetectionData', 'collate', 'hsv_jitter']

@@ -19,8 +19,8 @@ from negas_ros.backends.base import (
 from negas_ros.backends.grounding_dino import (
     DEFAULT_FLOOR_LOGIT,
     GroundingDinoBackend,
+    GroundingDinoImageProcessor,
     PassOutput,
-    _best_matches,
     aggregate_passes,
     box_iou,
     build_prompt,
@@ -29,6 +29,7 @@ from negas_ros.backends.grounding_dino import (
     normalize_label,
     plan_passes,
 )
+from negas_ros.backends.grounding_dino.aggregation import _best_matches
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ID_LABELS = ['car', 'person', 'traffic light']
@@ -377,7 +378,7 @@ def test_matches_plain_transformers_model(
     tok = backend._tokenizer
     enc = tok(build_prompt(ID_LABELS + NEG_LABELS[:2]), return_tensors='pt')
     with torch.inference_mode():
-        pixel_values = backend._preprocess(image)
+        pixel_values = backend.processor(image)
         out = plain(
             pixel_values=pixel_values,
             input_ids=enc['input_ids'],
@@ -481,15 +482,47 @@ def test_preprocess_matches_transformers_processor(
     processor = loader.from_pretrained(str(tiny_gdino_dir))
     image = _image()
     expected = processor(images=image, return_tensors='pt')['pixel_values'].numpy()
-    got = backend._preprocess(image).numpy()
+    got = backend.processor(image).numpy()
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, atol=0.02)  # one uint8 level is ~0.0175
 
 
 def test_preprocess_size_rule(backend: GroundingDinoBackend) -> None:
-    assert tuple(backend._preprocess(_image(240, 320)).shape) == (1, 3, 240, 320)
-    assert tuple(backend._preprocess(_image(211, 317)).shape) == (1, 3, 240, 360)
-    assert tuple(backend._preprocess(_image(100, 1000)).shape) == (1, 3, 40, 400)
+    assert tuple(backend.processor(_image(240, 320)).shape) == (1, 3, 240, 320)
+    assert tuple(backend.processor(_image(211, 317)).shape) == (1, 3, 240, 360)
+    assert tuple(backend.processor(_image(100, 1000)).shape) == (1, 3, 40, 400)
+
+
+def test_processor_standalone_matches_backend(
+    tiny_gdino_dir: Path, backend: GroundingDinoBackend
+) -> None:
+    processor = GroundingDinoImageProcessor.from_pretrained(str(tiny_gdino_dir))
+    image = _image()
+    np.testing.assert_array_equal(processor(image).numpy(), backend.processor(image).numpy())
+    assert processor.output_size(211, 317) == (240, 360)
+
+
+def test_processor_from_config_dict() -> None:
+    import torch
+
+    processor = GroundingDinoImageProcessor(
+        {'size': {'height': 32, 'width': 48}, 'resample': 0, 'do_normalize': False},
+        dtype=torch.float64,
+    )
+    assert processor.output_size(10, 20) == (32, 48)
+    out = processor.preprocess(np.full((16, 24, 3), 255, np.uint8))
+    assert out.shape == (1, 3, 32, 48) and out.dtype == torch.float64
+    np.testing.assert_allclose(out.numpy(), 1.0)
+    same = GroundingDinoImageProcessor({'do_resize': False, 'do_rescale': False,
+                                        'do_normalize': False})
+    image = _image(7, 9)
+    np.testing.assert_array_equal(same(image)[0].permute(1, 2, 0).numpy(), image)
+
+
+@pytest.mark.parametrize('config', [{'size': {'width': 10}}, {'resample': 1}])
+def test_processor_rejects_unsupported_config(config: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match='unsupported preprocessor'):
+        GroundingDinoImageProcessor(config)
 
 
 # --------------------------------------------------------------------------- tiny checkpoint
@@ -570,7 +603,7 @@ def test_image_backbone_runs_once_per_frame(tiny_gdino_dir: Path) -> None:
             det.infer(_image(seed=seed), 0.2)
         assert len(calls) == 2
         # Outside a frame, a direct call of the model runs the backbone itself.
-        det.model(pixel_values=det._preprocess(_image()),
+        det.model(pixel_values=det.processor(_image()),
                   input_ids=det._state.groups[0].input_ids if det._state else None)
         assert len(calls) == 3
     finally:

@@ -23,9 +23,8 @@ from negas_ros.backends.yolo_world import (
 )
 
 pytestmark = pytest.mark.model
-# Shared fixtures (one torch thread for the module; the tiny model directory).
+# Shared fixture: one torch thread for the module (tiny_yolo_world_dir is in test/conftest.py).
 one_torch_thread = yolo_world_fixtures.one_torch_thread
-tiny_dir = yolo_world_fixtures.tiny_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ID_LABELS = ['car', 'person', 'traffic light']
@@ -33,8 +32,8 @@ NEG_LABELS = ['mannequin', 'statue', 'poster', 'scooter']
 
 
 @pytest.fixture(scope='module')
-def backend(tiny_dir: Path) -> YoloWorldBackend:
-    b = create_backend('yolo_world', BackendSpec(str(tiny_dir)))
+def backend(tiny_yolo_world_dir: Path) -> YoloWorldBackend:
+    b = create_backend('yolo_world', BackendSpec(str(tiny_yolo_world_dir)))
     assert isinstance(b, YoloWorldBackend)
     return b
 
@@ -63,13 +62,13 @@ def test_importing_the_backend_imports_no_ml_framework() -> None:
     assert result.returncode == 0 and 'ok' in result.stdout, result.stderr
 
 
-def test_model_parameter_forms(tiny_dir: Path, tmp_path: Path) -> None:
+def test_model_parameter_forms(tiny_yolo_world_dir: Path, tmp_path: Path) -> None:
     assert 'yolo_world' in available_backends()
-    card = load_model_card(str(tiny_dir))
-    assert card.weights == tiny_dir / 'yolo_world_tiny.safetensors'
-    assert card.text_model == str(tiny_dir / 'text_model')
+    card = load_model_card(str(tiny_yolo_world_dir))
+    assert card.weights == tiny_yolo_world_dir / 'yolo_world_tiny.safetensors'
+    assert card.text_model == str(tiny_yolo_world_dir / 'text_model')
     assert card.imgsz == (320, 320) and card.nega_fusion == 'max'
-    assert load_model_card(str(tiny_dir / 'yolo_world.yaml')) == card
+    assert load_model_card(str(tiny_yolo_world_dir / 'yolo_world.yaml')) == card
     bare = load_model_card(str(card.weights))
     assert bare.text_model == DEFAULT_TEXT_MODEL and bare.imgsz == (640, 640)
     offline = tmp_path / 'offline.yaml'
@@ -90,12 +89,13 @@ def test_model_parameter_forms(tiny_dir: Path, tmp_path: Path) -> None:
             load_model_card(str(offline))
 
 
-def test_spec_options_override_the_card(tiny_dir: Path) -> None:
+def test_spec_options_override_the_card(tiny_yolo_world_dir: Path) -> None:
     @dataclass(frozen=True)
     class SpecWithOptions(BackendSpec):  # what a future BackendSpec with options looks like
         options: dict[str, Any] | None = None
 
-    spec = SpecWithOptions(str(tiny_dir), options={'nega_fusion': 'weighted', 'imgsz': 256})
+    spec = SpecWithOptions(str(tiny_yolo_world_dir),
+                           options={'nega_fusion': 'weighted', 'imgsz': 256})
     b = YoloWorldBackend.from_spec(spec)
     assert b.card.nega_fusion == 'weighted' and b.card.imgsz == (256, 256)
 
@@ -182,7 +182,8 @@ def test_text_embeddings_are_unit_norm_and_batch_independent(backend: YoloWorldB
     assert not np.allclose(mixed[0], mixed[2])
 
 
-def test_offline_vocabulary_replaces_the_text_tower(backend: YoloWorldBackend, tiny_dir: Path,
+def test_offline_vocabulary_replaces_the_text_tower(backend: YoloWorldBackend,
+                                                    tiny_yolo_world_dir: Path,
                                                     tmp_path: Path) -> None:
     labels = ID_LABELS + NEG_LABELS
     vectors = backend.embedder.encoder.encode(labels)
@@ -192,7 +193,7 @@ def test_offline_vocabulary_replaces_the_text_tower(backend: YoloWorldBackend, t
     np.testing.assert_allclose(table.embeddings, vectors, atol=1e-6)
 
     card = tmp_path / 'offline.yaml'
-    card.write_text(f'weights: {tiny_dir / "yolo_world_tiny.safetensors"}\n'
+    card.write_text(f'weights: {tiny_yolo_world_dir / "yolo_world_tiny.safetensors"}\n'
                     f'text_embeddings: {path}\nimgsz: 320\n')
     offline = create_backend('yolo_world', BackendSpec(str(card)))
     assert isinstance(offline, YoloWorldBackend)
@@ -210,12 +211,12 @@ def test_offline_vocabulary_replaces_the_text_tower(backend: YoloWorldBackend, t
         offline.set_labels(['car', 'bicycle'], [], nega=True)
 
 
-def test_nan_outputs_raise_instead_of_an_empty_result(tiny_dir: Path) -> None:
+def test_nan_outputs_raise_instead_of_an_empty_result(tiny_yolo_world_dir: Path) -> None:
     import torch
 
     from negas_ros.backends.base import NonFiniteOutputError
 
-    det = create_backend('yolo_world', BackendSpec(str(tiny_dir)))
+    det = create_backend('yolo_world', BackendSpec(str(tiny_yolo_world_dir)))
     assert isinstance(det, YoloWorldBackend)
     det.set_labels(ID_LABELS, NEG_LABELS, nega=True)
     det.infer(_image(), 0.0)

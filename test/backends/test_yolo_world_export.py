@@ -26,9 +26,8 @@ from negas_ros.backends.yolo_world.export import (  # noqa: E402
 from negas_ros.cli import main  # noqa: E402
 
 pytestmark = pytest.mark.model
-# Shared fixtures (one torch thread for the module; the tiny model directory).
+# Shared fixture: one torch thread for the module (tiny_yolo_world_dir is in test/conftest.py).
 one_torch_thread = yolo_world_fixtures.one_torch_thread
-tiny_dir = yolo_world_fixtures.tiny_dir
 
 ID_LABELS = ['car', 'person', 'bus']
 NEG_LABELS = ['van', 'mannequin', 'tram', 'scooter']
@@ -45,11 +44,11 @@ def _params(tmp: Path, model: Path, nega: bool = True, negatives: bool = True) -
     return params
 
 
-def test_export_cli_writes_a_checked_onnx_model(tiny_dir: Path, tmp_path: Path,
+def test_export_cli_writes_a_checked_onnx_model(tiny_yolo_world_dir: Path, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / 'tiny.onnx'
-    assert main(['export', '--params', str(_params(tmp_path, tiny_dir)), '--out', str(out),
-                 '--check']) == 0
+    params = _params(tmp_path, tiny_yolo_world_dir)
+    assert main(['export', '--params', str(params), '--out', str(out), '--check']) == 0
     printed = capsys.readouterr().out
     assert 'onnxruntime vs PyTorch' in printed and 'MISMATCH' not in printed
     meta = read_onnx_metadata(out)
@@ -66,9 +65,9 @@ def test_export_cli_writes_a_checked_onnx_model(tiny_dir: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize(('nega', 'negatives'), [(False, True), (True, False)])
-def test_parity_without_nega_or_without_negatives(tiny_dir: Path, tmp_path: Path, nega: bool,
-                                                  negatives: bool) -> None:
-    backend = YoloWorldBackend.from_card(load_model_card(str(tiny_dir)))
+def test_parity_without_nega_or_without_negatives(tiny_yolo_world_dir: Path, tmp_path: Path,
+                                                  nega: bool, negatives: bool) -> None:
+    backend = YoloWorldBackend.from_card(load_model_card(str(tiny_yolo_world_dir)))
     backend.set_labels(ID_LABELS, NEG_LABELS if negatives else [], nega=nega)
     path = export_onnx(backend, tmp_path / 'm.onnx')
     outputs = [o.name for o in ort.InferenceSession(str(path)).get_outputs()]
@@ -78,8 +77,8 @@ def test_parity_without_nega_or_without_negatives(tiny_dir: Path, tmp_path: Path
     assert report.box_max_abs <= 1e-4 and report.score_max_abs <= 1e-4
 
 
-def test_parity_check_catches_a_wrong_model(tiny_dir: Path, tmp_path: Path) -> None:
-    backend = YoloWorldBackend.from_card(load_model_card(str(tiny_dir)))
+def test_parity_check_catches_a_wrong_model(tiny_yolo_world_dir: Path, tmp_path: Path) -> None:
+    backend = YoloWorldBackend.from_card(load_model_card(str(tiny_yolo_world_dir)))
     backend.set_labels(ID_LABELS, NEG_LABELS, nega=True)
     path = export_onnx(backend, tmp_path / 'm.onnx')
     model = onnx.load(str(path))
@@ -98,12 +97,13 @@ def test_export_refuses_other_backends(tmp_path: Path) -> None:
     assert main(['export', '--params', str(params), '--out', str(tmp_path / 'x.onnx')]) == 2
 
 
-def test_text_embeddings_cli(tiny_dir: Path, tmp_path: Path) -> None:
+def test_text_embeddings_cli(tiny_yolo_world_dir: Path, tmp_path: Path) -> None:
     extra = tmp_path / 'extra.yaml'
     extra.write_text('id_labels: [truck]\nnegative_labels: [cart]\n')
     out = tmp_path / 'vocab.npz'
-    assert main(['text-embeddings', '--params', str(_params(tmp_path, tiny_dir)), '--out',
-                 str(out), '--labels-file', str(extra)]) == 0
+    params = _params(tmp_path, tiny_yolo_world_dir)
+    assert main(['text-embeddings', '--params', str(params), '--out', str(out),
+                 '--labels-file', str(extra)]) == 0
     table = load_text_embeddings(out)
     assert table.labels == (*ID_LABELS, *NEG_LABELS, 'truck', 'cart')
     assert table.embeddings.shape == (9, 64)

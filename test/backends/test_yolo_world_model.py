@@ -16,11 +16,10 @@ from negas_ros.backends.yolo_world.config import (  # noqa: E402
     config_from_shapes,
     variant_name,
 )
+from negas_ros.backends.yolo_world.letterbox import Letterbox, letterbox  # noqa: E402
 from negas_ros.backends.yolo_world.network import YoloWorldNet, _max_similarity  # noqa: E402
 from negas_ros.backends.yolo_world.postprocess import (  # noqa: E402
-    Letterbox,
     batched_nms,
-    letterbox,
     select_detections,
 )
 

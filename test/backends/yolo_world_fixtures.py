@@ -1,9 +1,11 @@
-"""Fixtures shared by the YOLO-World test modules (import them into the module namespace)."""
+"""A fixture shared by the YOLO-World test modules (import it into the module namespace).
+
+The tiny YOLO-World itself is the session fixture tiny_yolo_world_dir of test/conftest.py.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,13 +23,3 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope='session')
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny random-weight YOLO-World directory, written once per session."""
-    pytest.importorskip('torch')
-    pytest.importorskip('transformers')
-    from negas_ros.backends.yolo_world.tiny import write_tiny_yolo_world
-
-    return write_tiny_yolo_world(tmp_path_factory.getbasetemp() / 'tiny_yolo_world', seed=0)

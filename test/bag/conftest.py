@@ -7,7 +7,6 @@ inclusive ends). Nothing is downloaded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import json
 import os
 from pathlib import Path
@@ -45,14 +44,7 @@ def bdd_set(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.fixture(scope='session')
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from negas_ros.backends.tiny import write_tiny_grounding_dino
-
-    return write_tiny_grounding_dino(tmp_path_factory.mktemp('models') / 'tiny_gdino', seed=0)
-
-
-@pytest.fixture(scope='session')
-def params_file(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+def params_file(tmp_path_factory: pytest.TempPathFactory, tiny_gdino_dir: Path) -> Path:
     """A node params file for the tiny model with three BDD100K classes as ID labels."""
     root = tmp_path_factory.mktemp('params')
     labels = root / 'labels.yaml'
@@ -60,17 +52,8 @@ def params_file(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
                       'negative_labels: [mannequin, statue, mailbox]\n')
     params = root / 'params.yaml'
     params.write_text('/**:\n  ros__parameters:\n'
-                      f'    model: {tiny_model_dir}\n    device: cpu\n'
+                      f'    model: {tiny_gdino_dir}\n    device: cpu\n'
                       f'    labels_file: {labels}\n    box_threshold: 0.0\n'
                       '    max_detections: 10\n    score_method: negs\n'
                       '    ood_threshold: 0.001\n')
     return params
-
-
-@pytest.fixture(scope='module')
-def rclpy_context() -> Iterator[None]:
-    import rclpy
-
-    rclpy.init()
-    yield
-    rclpy.shutdown()

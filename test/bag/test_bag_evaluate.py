@@ -19,6 +19,7 @@ from bag_data import ID_LABELS, write_frames
 import numpy as np
 import pytest
 
+from negas_ros.backends.base import create_backend
 from negas_ros.bag.bdd100k import ImageFolderSequence
 from negas_ros.bag.convert import convert_to_bag
 from negas_ros.cli import main
@@ -62,7 +63,7 @@ def eval_data(tmp_path_factory: pytest.TempPathFactory, params_file: Path) -> di
     id_names = write_frames(root / 'id', 8, seed=11)
     ood_names = write_frames(root / 'ood', 6, seed=12, prefix='ood')
     config = config_from_values(load_params_file(params_file))
-    pipeline = DetectorPipeline(config)
+    pipeline = DetectorPipeline(config, create_backend(config.backend, config.backend_spec()))
 
     def detect(path: Path) -> list[Detection]:
         return pipeline.process(compressed_to_rgb('jpeg', path.read_bytes())).detections

@@ -85,10 +85,10 @@ def listener(rclpy_context: None) -> Iterator[Listener]:
 
 
 @pytest.fixture(scope='module')
-def detector(listener: Listener, tiny_model_dir: Path, params_file: Path,
+def detector(listener: Listener, tiny_gdino_dir: Path, params_file: Path,
              bdd_set: dict[str, Any]) -> Iterator[NodeProcess]:
     labels = params_file.parent / 'labels.yaml'
-    node = start_node(NAMESPACE, {'model': str(tiny_model_dir), 'labels_file': str(labels),
+    node = start_node(NAMESPACE, {'model': str(tiny_gdino_dir), 'labels_file': str(labels),
                                   'input_transport': 'compressed', 'box_threshold': '0.0',
                                   'max_detections': '5'})
     try:

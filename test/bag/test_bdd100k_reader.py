@@ -53,8 +53,10 @@ def test_malformed_json_positions_match_the_json_module(bdd_set: dict, tmp_path:
         checked += 1
     assert checked > 20
     for bad, message in (('', 'the file is empty'), ('{"a": 1}', "'frames' list"),
-                         ('[{}] x', 'after the closing'), ('[{} {}]', "expected ','"),
-                         ('[{}', 'missing')):
+                         ('[{}] x', 'line 1 column 6, frame 1: Extra data'),
+                         ('[{} {}]', "line 1 column 5, frame 1: Expecting ',' delimiter"),
+                         ('[{}', "line 1 column 4, frame 1: Expecting ',' delimiter"),
+                         ('x', 'line 1 column 1, frame 0: Expecting value')):
         broken.write_text(bad)
         with pytest.raises(InputError, match=message):
             list(iter_label_frames(broken))

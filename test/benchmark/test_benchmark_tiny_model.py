@@ -25,15 +25,16 @@ QUICK = Counts(id=3, ood=1, attention=1)
 
 
 @pytest.fixture(scope='module')
-def cli_run(tiny_world_model: Path, world_labels: Path, tmp_path_factory: pytest.TempPathFactory,
-            monkeypatch_module: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
+def cli_run(
+        tiny_yolo_world_dir: Path, world_labels: Path, tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch_module: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
     from negas_ros import cli
     from negas_ros.benchmark import run
 
     # The quick subset of this tiny run: smaller than the shipped QUICK_COUNTS.
     monkeypatch_module.setattr(run, 'QUICK_COUNTS', QUICK)
     out = tmp_path_factory.mktemp('bench')
-    code = cli.main(['ood-benchmark', '--model', str(tiny_world_model), '--labels',
+    code = cli.main(['ood-benchmark', '--model', str(tiny_yolo_world_dir), '--labels',
                      str(world_labels), '--id-images', str(COUNTS.id), '--ood-images',
                      str(COUNTS.ood), '--attention-images', str(COUNTS.attention),
                      '--box-threshold', str(BOX_THRESHOLD), '--out', str(out)])
@@ -125,9 +126,10 @@ def test_files_and_layout(cli_run: tuple[Path, dict[str, Any]],
 
 
 def test_quick_rerun_reproduces_the_quick_block(
-        cli_run: tuple[Path, dict[str, Any]], tiny_world_model: Path, world_labels: Path) -> None:
+        cli_run: tuple[Path, dict[str, Any]], tiny_yolo_world_dir: Path,
+        world_labels: Path) -> None:
     _, doc = cli_run
-    rerun = reproduce_quick(tiny_world_model, world_labels, 0, BOX_THRESHOLD, (320, 320), 1,
+    rerun = reproduce_quick(tiny_yolo_world_dir, world_labels, 0, BOX_THRESHOLD, (320, 320), 1,
                             counts=QUICK)
     reference = {key: doc['quick'][key] for key in doc['meta']['rows']}
     # Same machine, same thread count: bit-identical (the shipped-model test allows a tolerance).
@@ -141,7 +143,7 @@ TEST_NAMES = ('id_test', 'ood_near', 'ood_far', 'ood_near_unseen', 'ood_far_unse
 
 
 @pytest.fixture(scope='module')
-def val_cli_run(tiny_world_model: Path, world_labels: Path,
+def val_cli_run(tiny_yolo_world_dir: Path, world_labels: Path,
                 tmp_path_factory: pytest.TempPathFactory,
                 monkeypatch_module: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
     """The same run on the validation splits, without --out, in a stand-in source tree."""
@@ -152,7 +154,7 @@ def val_cli_run(tiny_world_model: Path, world_labels: Path,
     repo = tmp_path_factory.mktemp('repo')
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(run, 'REPO_ROOT', repo)
-        code = cli.main(['ood-benchmark', '--splits', 'val', '--model', str(tiny_world_model),
+        code = cli.main(['ood-benchmark', '--splits', 'val', '--model', str(tiny_yolo_world_dir),
                          '--labels', str(world_labels), '--id-images', str(COUNTS.id),
                          '--ood-images', str(COUNTS.ood), '--attention-images',
                          str(COUNTS.attention), '--box-threshold', str(BOX_THRESHOLD)])
@@ -212,13 +214,13 @@ def test_val_run_differs_from_the_test_run(cli_run: tuple[Path, dict[str, Any]],
 
 
 def test_cli_refuses_a_val_run_over_test_results(
-        cli_run: tuple[Path, dict[str, Any]], tiny_world_model: Path, world_labels: Path,
+        cli_run: tuple[Path, dict[str, Any]], tiny_yolo_world_dir: Path, world_labels: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     from negas_ros import cli
 
     out, _ = cli_run
     before = (out / 'results.json').read_bytes()
-    code = cli.main(['ood-benchmark', '--splits', 'val', '--model', str(tiny_world_model),
+    code = cli.main(['ood-benchmark', '--splits', 'val', '--model', str(tiny_yolo_world_dir),
                      '--labels', str(world_labels), '--out', str(out)])
     assert code == 2  # refused before running, with one clear line
     assert "holds results on the 'test' splits" in capsys.readouterr().err
@@ -226,7 +228,7 @@ def test_cli_refuses_a_val_run_over_test_results(
 
 
 def test_val_quick_rerun_reproduces_its_quick_block(
-        val_cli_run: tuple[Path, dict[str, Any]], tiny_world_model: Path,
+        val_cli_run: tuple[Path, dict[str, Any]], tiny_yolo_world_dir: Path,
         world_labels: Path) -> None:
     from negas_ros.benchmark.plan import VAL_SPLITS
 
@@ -234,19 +236,19 @@ def test_val_quick_rerun_reproduces_its_quick_block(
     # The same negative columns as the run (which saw another source tree): from its meta.
     files, random = recorded_negative_sets(doc['meta'])
     assert random is not None and len(random) == 5
-    rerun = reproduce_quick(tiny_world_model, world_labels, 0, BOX_THRESHOLD, (320, 320), 1,
+    rerun = reproduce_quick(tiny_yolo_world_dir, world_labels, 0, BOX_THRESHOLD, (320, 320), 1,
                             counts=QUICK, splits=VAL_SPLITS, negative_sets=files,
                             random_words=random)
     reference = {key: doc['quick'][key] for key in doc['meta']['rows']}
     assert quick_differences(reference, rerun) == []
 
 
-def test_nega_off_id_outputs_do_not_depend_on_negatives(tiny_world_model: Path) -> None:
+def test_nega_off_id_outputs_do_not_depend_on_negatives(tiny_yolo_world_dir: Path) -> None:
     """The plan serves every NegA-off row from one run with all negatives: this must hold."""
     from negas_ros.backends.yolo_world.backend import YoloWorldBackend, load_model_card
     from negas_ros.world import World
 
-    backend = YoloWorldBackend.from_card(load_model_card(str(tiny_world_model)))
+    backend = YoloWorldBackend.from_card(load_model_card(str(tiny_yolo_world_dir)))
     image = World(0).render('ood_near', 0).image
     ids = ['car', 'pedestrian', 'bus']
     backend.set_labels(ids, [], nega=False)

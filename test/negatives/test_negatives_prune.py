@@ -3,7 +3,6 @@ the command on a real (tiny) detector over real ID images."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -59,17 +58,14 @@ def test_negative_groups_round_trip(tmp_path: Path) -> None:
     assert read_negative_groups(flat) == {None: ['van', 'kite']}
 
 
-def test_prune_command_on_a_detector_and_id_images(tmp_path: Path) -> None:
-    pytest.importorskip('torch')
-    pytest.importorskip('transformers')
+def test_prune_command_on_a_detector_and_id_images(tiny_yolo_world_dir: Path,
+                                                   tmp_path: Path) -> None:
     import cv2
 
-    from negas_ros.backends.yolo_world.tiny import write_tiny_yolo_world
     from negas_ros.cli import main
     from negas_ros.world import World
 
-    os.environ.setdefault('HF_HUB_OFFLINE', '1')
-    model = write_tiny_yolo_world(tmp_path / 'tiny', seed=0)
+    model = tiny_yolo_world_dir
     images = tmp_path / 'images'
     images.mkdir()
     world = World(0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import os
 from pathlib import Path
 import random
@@ -23,24 +22,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope='session')
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from negas_ros.backends.tiny import write_tiny_grounding_dino
-
-    return write_tiny_grounding_dino(tmp_path_factory.mktemp('models') / 'tiny_gdino', seed=0)
-
-
-@pytest.fixture(scope='session')
 def labels_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp('labels') / 'labels.yaml'
     path.write_text('id_labels: [car, person, bus]\n'
                     'negative_labels: [van, mannequin, tram, scooter]\n')
     return path
-
-
-@pytest.fixture(scope='module')
-def rclpy_context() -> Iterator[None]:
-    import rclpy
-
-    rclpy.init()
-    yield
-    rclpy.shutdown()

@@ -1,4 +1,5 @@
-"""Helpers for end-to-end tests: a detector_node process and waiting on conditions."""
+"""Helpers for end-to-end tests: a detector_node process, a client node talking to it, and
+waiting on conditions."""
 
 from __future__ import annotations
 
@@ -11,6 +12,19 @@ import subprocess
 import threading
 import time
 from typing import Any, TypeVar
+
+import numpy as np
+from rcl_interfaces.msg import Parameter as ParameterMsg
+from rcl_interfaces.msg import ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters, SetParametersAtomically
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+from vision_msgs.msg import Detection2DArray, LabelInfo
+
+from negas_ros.msg import OodDetectionArray
+from negas_ros.ros.conversions import bgr_to_image_msg
 
 
 class NodeProcess:
@@ -81,3 +95,109 @@ def running_detector(namespace: str, params: dict[str, str], client: ClientT,
         executor.shutdown()
         ros_client.destroy_node()
         node.stop()
+
+
+RESULT_S = 30.0
+
+
+class Client(Node):
+    """Publishes frames into the detector's namespace and collects what comes back."""
+
+    def __init__(self, namespace: str, name: str) -> None:
+        super().__init__(name)
+        self.ns = namespace
+        self.image_pub = self.create_publisher(Image, f'{namespace}/image',
+                                               qos_profile_sensor_data)
+        self.compressed_pub = self.create_publisher(
+            CompressedImage, f'{namespace}/image/compressed', qos_profile_sensor_data)
+        self.lock = threading.Lock()
+        self.detections: dict[tuple[int, int, str], Detection2DArray] = {}
+        self.ood: dict[tuple[int, int, str], OodDetectionArray] = {}
+        self.label_info: list[LabelInfo] = []
+        self.create_subscription(Detection2DArray, f'{namespace}/detections',
+                                 self._on_detections, 100)
+        self.create_subscription(OodDetectionArray, f'{namespace}/ood_detections',
+                                 self._on_ood, 100)
+        self.create_subscription(
+            LabelInfo, f'{namespace}/label_info', self._on_label_info,
+            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self.set_params = self.create_client(SetParameters,
+                                             f'{namespace}/negas_detector/set_parameters')
+        self.set_params_atomically = self.create_client(
+            SetParametersAtomically, f'{namespace}/negas_detector/set_parameters_atomically')
+        self._stamp = 1000
+
+    @staticmethod
+    def key(header: Header) -> tuple[int, int, str]:
+        return header.stamp.sec, header.stamp.nanosec, header.frame_id
+
+    def _on_detections(self, msg: Detection2DArray) -> None:
+        with self.lock:
+            self.detections[self.key(msg.header)] = msg
+
+    def _on_ood(self, msg: OodDetectionArray) -> None:
+        with self.lock:
+            self.ood[self.key(msg.header)] = msg
+
+    def _on_label_info(self, msg: LabelInfo) -> None:
+        with self.lock:
+            self.label_info.append(msg)
+
+    def next_header(self, frame_id: str = 'test_camera') -> Header:
+        self._stamp += 1
+        header = Header(frame_id=frame_id)
+        header.stamp.sec = self._stamp
+        header.stamp.nanosec = 123
+        return header
+
+    def send(self, image: np.ndarray, header: Header | None = None) -> Header:
+        header = header or self.next_header()
+        self.image_pub.publish(bgr_to_image_msg(image, header))
+        return header
+
+    def result_for(self, header: Header, timeout: float = RESULT_S) -> Detection2DArray | None:
+        key = self.key(header)
+        wait_for(lambda: key in self.detections and key in self.ood, timeout)
+        with self.lock:
+            return self.detections.get(key)
+
+    def send_and_wait(self, image: np.ndarray, attempts: int = 3) -> tuple[Header,
+                                                                           Detection2DArray]:
+        # Best effort may lose a frame while discovery settles; resend with a new stamp.
+        for _ in range(attempts):
+            header = self.send(image)
+            result = self.result_for(header, timeout=RESULT_S / attempts)
+            if result is not None:
+                return header, result
+        raise AssertionError('no Detection2DArray came back for the frame')
+
+    def set_parameters(self, **values: Any) -> list[Any]:
+        request = SetParameters.Request(parameters=[_param_msg(k, v) for k, v in values.items()])
+        return self._call(self.set_params, request).results
+
+    def set_parameters_atomically(self, **values: Any) -> Any:
+        request = SetParametersAtomically.Request(
+            parameters=[_param_msg(k, v) for k, v in values.items()])
+        return self._call(self.set_params_atomically, request).result
+
+    def _call(self, client: Any, request: Any) -> Any:
+        assert client.wait_for_service(timeout_sec=10.0), 'parameter service not available'
+        future = client.call_async(request)
+        assert wait_for(future.done, 30.0), 'parameter service did not answer'
+        return future.result()
+
+
+def _param_msg(name: str, value: Any) -> ParameterMsg:
+    pv = ParameterValue()
+    if isinstance(value, bool):
+        pv.type, pv.bool_value = ParameterType.PARAMETER_BOOL, value
+    elif isinstance(value, float):
+        pv.type, pv.double_value = ParameterType.PARAMETER_DOUBLE, value
+    elif isinstance(value, int):
+        pv.type, pv.integer_value = ParameterType.PARAMETER_INTEGER, value
+    elif isinstance(value, str):
+        pv.type, pv.string_value = ParameterType.PARAMETER_STRING, value
+    else:
+        pv.type, pv.string_array_value = ParameterType.PARAMETER_STRING_ARRAY, list(value)
+    return ParameterMsg(name=name, value=pv)

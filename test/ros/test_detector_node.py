@@ -7,139 +7,28 @@ The test node publishes camera images from this process; the detector runs in it
 from __future__ import annotations
 
 from collections.abc import Iterator
-import threading
 import time
 from typing import Any
 
-from harness import STARTUP_S, NodeProcess, running_detector, start_node, wait_for
+from harness import STARTUP_S, Client, NodeProcess, running_detector, start_node, wait_for
 import numpy as np
 import pytest
-from rcl_interfaces.msg import Parameter as ParameterMsg
-from rcl_interfaces.msg import ParameterType, ParameterValue
-from rcl_interfaces.srv import SetParameters, SetParametersAtomically
-from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
-from vision_msgs.msg import Detection2DArray, LabelInfo
+from vision_msgs.msg import Detection2DArray
 
-from negas_ros.msg import OodDetectionArray
 from negas_ros.ros.conversions import UNKNOWN_CLASS_ID, bgr_to_image_msg
 from negas_ros.synthetic import street_frame
 
 pytestmark = [pytest.mark.ros, pytest.mark.model]
 
 ID_LABELS = ['car', 'person', 'bus']
-RESULT_S = 30.0
-
-
-class Client(Node):
-    """Publishes frames into the detector's namespace and collects what comes back."""
-
-    def __init__(self, namespace: str, name: str) -> None:
-        super().__init__(name)
-        self.ns = namespace
-        self.image_pub = self.create_publisher(Image, f'{namespace}/image',
-                                               qos_profile_sensor_data)
-        self.compressed_pub = self.create_publisher(
-            CompressedImage, f'{namespace}/image/compressed', qos_profile_sensor_data)
-        self.lock = threading.Lock()
-        self.detections: dict[tuple[int, int, str], Detection2DArray] = {}
-        self.ood: dict[tuple[int, int, str], OodDetectionArray] = {}
-        self.label_info: list[LabelInfo] = []
-        self.create_subscription(Detection2DArray, f'{namespace}/detections',
-                                 self._on_detections, 100)
-        self.create_subscription(OodDetectionArray, f'{namespace}/ood_detections',
-                                 self._on_ood, 100)
-        self.create_subscription(
-            LabelInfo, f'{namespace}/label_info', self._on_label_info,
-            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                       durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        self.set_params = self.create_client(SetParameters,
-                                             f'{namespace}/negas_detector/set_parameters')
-        self.set_params_atomically = self.create_client(
-            SetParametersAtomically, f'{namespace}/negas_detector/set_parameters_atomically')
-        self._stamp = 1000
-
-    @staticmethod
-    def key(header: Header) -> tuple[int, int, str]:
-        return header.stamp.sec, header.stamp.nanosec, header.frame_id
-
-    def _on_detections(self, msg: Detection2DArray) -> None:
-        with self.lock:
-            self.detections[self.key(msg.header)] = msg
-
-    def _on_ood(self, msg: OodDetectionArray) -> None:
-        with self.lock:
-            self.ood[self.key(msg.header)] = msg
-
-    def _on_label_info(self, msg: LabelInfo) -> None:
-        with self.lock:
-            self.label_info.append(msg)
-
-    def next_header(self, frame_id: str = 'test_camera') -> Header:
-        self._stamp += 1
-        header = Header(frame_id=frame_id)
-        header.stamp.sec = self._stamp
-        header.stamp.nanosec = 123
-        return header
-
-    def send(self, image: np.ndarray, header: Header | None = None) -> Header:
-        header = header or self.next_header()
-        self.image_pub.publish(bgr_to_image_msg(image, header))
-        return header
-
-    def result_for(self, header: Header, timeout: float = RESULT_S) -> Detection2DArray | None:
-        key = self.key(header)
-        wait_for(lambda: key in self.detections and key in self.ood, timeout)
-        with self.lock:
-            return self.detections.get(key)
-
-    def send_and_wait(self, image: np.ndarray, attempts: int = 3) -> tuple[Header,
-                                                                           Detection2DArray]:
-        # Best effort may lose a frame while discovery settles; resend with a new stamp.
-        for _ in range(attempts):
-            header = self.send(image)
-            result = self.result_for(header, timeout=RESULT_S / attempts)
-            if result is not None:
-                return header, result
-        raise AssertionError('no Detection2DArray came back for the frame')
-
-    def set_parameters(self, **values: Any) -> list[Any]:
-        request = SetParameters.Request(parameters=[_param_msg(k, v) for k, v in values.items()])
-        return self._call(self.set_params, request).results
-
-    def set_parameters_atomically(self, **values: Any) -> Any:
-        request = SetParametersAtomically.Request(
-            parameters=[_param_msg(k, v) for k, v in values.items()])
-        return self._call(self.set_params_atomically, request).result
-
-    def _call(self, client: Any, request: Any) -> Any:
-        assert client.wait_for_service(timeout_sec=10.0), 'parameter service not available'
-        future = client.call_async(request)
-        assert wait_for(future.done, 30.0), 'parameter service did not answer'
-        return future.result()
-
-
-def _param_msg(name: str, value: Any) -> ParameterMsg:
-    pv = ParameterValue()
-    if isinstance(value, bool):
-        pv.type, pv.bool_value = ParameterType.PARAMETER_BOOL, value
-    elif isinstance(value, float):
-        pv.type, pv.double_value = ParameterType.PARAMETER_DOUBLE, value
-    elif isinstance(value, int):
-        pv.type, pv.integer_value = ParameterType.PARAMETER_INTEGER, value
-    elif isinstance(value, str):
-        pv.type, pv.string_value = ParameterType.PARAMETER_STRING, value
-    else:
-        pv.type, pv.string_array_value = ParameterType.PARAMETER_STRING_ARRAY, list(value)
-    return ParameterMsg(name=name, value=pv)
 
 
 @pytest.fixture(scope='module')
-def detector(rclpy_context: None, tiny_model_dir: Any,
+def detector(rclpy_context: None, tiny_gdino_dir: Any,
              labels_file: Any) -> Iterator[tuple[NodeProcess, Client]]:
-    params = {'model': str(tiny_model_dir), 'labels_file': str(labels_file),
+    params = {'model': str(tiny_gdino_dir), 'labels_file': str(labels_file),
               'box_threshold': '0.0', 'ood_threshold': '0.5', 'max_detections': '20'}
     with running_detector('/e2e', params, Client('/e2e', 'e2e_client')) as running:
         yield running
@@ -293,11 +182,11 @@ def test_no_backlog_when_frames_come_faster_than_inference(detector: Any) -> Non
     assert len(answered) < len(headers)
 
 
-def test_compressed_transport_and_corrupt_jpeg(rclpy_context: None, tiny_model_dir: Any,
+def test_compressed_transport_and_corrupt_jpeg(rclpy_context: None, tiny_gdino_dir: Any,
                                                labels_file: Any) -> None:
     import cv2
 
-    params = {'model': str(tiny_model_dir), 'labels_file': str(labels_file),
+    params = {'model': str(tiny_gdino_dir), 'labels_file': str(labels_file),
               'box_threshold': '0.0', 'input_transport': 'compressed'}
     with running_detector('/e2e_jpeg', params, Client('/e2e_jpeg', 'e2e_jpeg_client'),
                           input_topic='image/compressed') as (node, client):
@@ -345,11 +234,11 @@ def test_debug_image_is_published_in_source_size_while_subscribed(detector: Any)
         client.destroy_subscription(sub)
 
 
-def test_incompatible_publisher_qos_is_reported(rclpy_context: None, tiny_model_dir: Any,
+def test_incompatible_publisher_qos_is_reported(rclpy_context: None, tiny_gdino_dir: Any,
                                                 labels_file: Any) -> None:
     # The node's subscription is overridden to reliable; a best-effort camera cannot match.
     node = start_node('/e2e_qos', {
-        'model': str(tiny_model_dir), 'labels_file': str(labels_file),
+        'model': str(tiny_gdino_dir), 'labels_file': str(labels_file),
         'qos_overrides./e2e_qos/image.subscription.reliability': 'reliable'})
     client = Client('/e2e_qos', 'e2e_qos_client')
     try:
@@ -362,14 +251,14 @@ def test_incompatible_publisher_qos_is_reported(rclpy_context: None, tiny_model_
 
 
 def test_nan_model_output_is_an_error_in_diagnostics_not_an_empty_frame(
-        rclpy_context: None, tiny_model_dir: Any, labels_file: Any, tmp_path: Any) -> None:
+        rclpy_context: None, tiny_gdino_dir: Any, labels_file: Any, tmp_path: Any) -> None:
     import shutil
 
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
     from safetensors.torch import load_file, save_file
 
     broken = tmp_path / 'nan_gdino'
-    shutil.copytree(tiny_model_dir, broken)
+    shutil.copytree(tiny_gdino_dir, broken)
     weights = load_file(str(broken / 'model.safetensors'))
     weights['model.decoder.layer_norm.weight'].fill_(float('nan'))  # as a corrupt download
     save_file(weights, str(broken / 'model.safetensors'), metadata={'format': 'pt'})

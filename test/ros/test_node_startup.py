@@ -49,10 +49,10 @@ def test_out_of_range_parameter_in_params_file_is_explained(tmp_path: Path) -> N
 
 @pytest.mark.model
 def test_bad_labels_file_stops_start_up_naming_file_and_key(tmp_path: Path,
-                                                            tiny_model_dir: Path) -> None:
+                                                            tiny_gdino_dir: Path) -> None:
     labels = tmp_path / 'labels.yaml'
     labels.write_text('id_labels: [car, bus]\nnegative_labels: [van, buses]\n')
-    result = _run(['-p', f'labels_file:={labels}', '-p', f'model:={tiny_model_dir}'])
+    result = _run(['-p', f'labels_file:={labels}', '-p', f'model:={tiny_gdino_dir}'])
     output = result.stdout + result.stderr
     assert result.returncode == 1
     assert str(labels) in output and 'negative_labels' in output
@@ -102,9 +102,9 @@ class _LifecycleClient(Node):
 
 
 @pytest.mark.model
-def test_lifecycle_without_autostart(rclpy_context: None, tiny_model_dir: Path,
+def test_lifecycle_without_autostart(rclpy_context: None, tiny_gdino_dir: Path,
                                      labels_file: Path) -> None:
-    node = start_node('/lifecycle', {'model': str(tiny_model_dir),
+    node = start_node('/lifecycle', {'model': str(tiny_gdino_dir),
                                      'labels_file': str(labels_file),
                                      'box_threshold': '0.0', 'autostart': 'false'})
     client = _LifecycleClient('/lifecycle')
@@ -131,7 +131,7 @@ def test_lifecycle_without_autostart(rclpy_context: None, tiny_model_dir: Path,
 
 
 @pytest.mark.model
-def test_partial_params_files_are_validated_merged(tmp_path: Path, tiny_model_dir: Path,
+def test_partial_params_files_are_validated_merged(tmp_path: Path, tiny_gdino_dir: Path,
                                                    labels_file: Path) -> None:
     """A second file holding only `device` is fine; the merge with -p must be valid."""
     main = tmp_path / 'main.yaml'
@@ -143,7 +143,7 @@ def test_partial_params_files_are_validated_merged(tmp_path: Path, tiny_model_di
     assert bad.returncode == 2
     assert "'ood_threshold' is 7.0" in bad.stderr and str(main) in bad.stderr
     good = subprocess.Popen(
-        ['detector_node', '--ros-args', *files, '-p', f'model:={tiny_model_dir}',
+        ['detector_node', '--ros-args', *files, '-p', f'model:={tiny_gdino_dir}',
          '-r', '__ns:=/partial'],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness import NodeProcess, running_detector
+from harness import Client, NodeProcess, running_detector
 import numpy as np
 import pytest
-from test_detector_node import Client
 from vision_msgs.msg import Detection2DArray
 
 from negas_ros.synthetic import street_frame
@@ -23,13 +22,6 @@ pytestmark = [pytest.mark.ros, pytest.mark.model]
 
 ID_LABELS = ['car', 'person', 'bus']
 NEG_LABELS = ['van', 'mannequin', 'tram', 'scooter']
-
-
-@pytest.fixture(scope='module')
-def tiny_yolo_world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from negas_ros.backends.yolo_world.tiny import write_tiny_yolo_world
-
-    return write_tiny_yolo_world(tmp_path_factory.mktemp('models') / 'tiny_yolo_world', seed=0)
 
 
 def _params(model_dir: Path, labels_file: Path) -> dict[str, str]:
@@ -93,6 +85,7 @@ def test_boxes_are_in_source_pixels(detector: Any, tiny_yolo_world_dir: Path,
                                     labels_file: Path) -> None:
     import cv2
 
+    from negas_ros.backends.base import create_backend
     from negas_ros.config import config_from_values
     from negas_ros.pipeline import DetectorPipeline
 
@@ -102,7 +95,8 @@ def test_boxes_are_in_source_pixels(detector: Any, tiny_yolo_world_dir: Path,
     config = config_from_values(_params(tiny_yolo_world_dir, labels_file)
                                 | {'box_threshold': 0.0, 'ood_threshold': 0.5,
                                    'max_detections': 20})
-    local = DetectorPipeline(config).process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    pipeline = DetectorPipeline(config, create_backend(config.backend, config.backend_spec()))
+    local = pipeline.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
     # The same weights on the same frame, in this process: the best box must agree (the tiny
     # random model has near-tied scores further down, which thread counts may reorder).
     np.testing.assert_allclose(_boxes(msg)[0], local.detections[0].box_xyxy, atol=0.05)

@@ -1,19 +1,25 @@
-"""Static checks of launch/detector.launch.py, config/*.yaml and rviz/negas.rviz.
+"""Checks of launch/detector.launch.py, config/*.yaml and rviz/negas.rviz.
 
-``ros2 launch`` cannot run in the unit tests (launch and launch_ros are not on PyPI), so the
-launch file is read with ``ast``, never imported, and compared with what it must agree with:
-the node's source, CMakeLists.txt, the parameter table and the files it points at.
+``ros2 launch`` cannot run in the unit tests (launch and launch_ros are not on PyPI). The launch
+file computes what it launches with plain functions of the launch argument values and the share
+directory; it is imported here as a module (it imports launch and launch_ros only when a launch
+description is built) and those functions are run and compared with what they must agree with:
+the node's source, CMakeLists.txt, the parameter table and the files they point at. One test
+builds the launch description with recording stand-ins for launch, launch_ros and
+ament_index_python, for the few lines that turn those results into launch objects.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-import contextlib
+from collections.abc import Iterator, Mapping
+import importlib.util
 import inspect
 import os
 from pathlib import Path
 import re
+import sys
+import types
 from typing import Any
 
 import pytest
@@ -28,123 +34,84 @@ NODE_SOURCE = REPO / 'negas_ros' / 'ros' / 'detector_node.py'
 CMAKE = REPO / 'CMakeLists.txt'
 RVIZ_FILE = REPO / 'rviz' / 'negas.rviz'
 PARAMETER_NAMES = {spec.name for spec in PARAMETERS}
+# The launch file's view of the package's share directory: the repository, as installed by
+# CMakeLists.txt (config/, launch/, rviz/ under share/negas_ros).
+SHARE_DIR = str(REPO)
 
-EXPECTED_ARGUMENTS = {
-    'params_file', 'labels_file', 'namespace', 'image_topic', 'device', 'model', 'use_rviz'}
+EXPECTED_ARGUMENTS = [
+    'params_file', 'labels_file', 'namespace', 'image_topic', 'device', 'model', 'use_rviz']
 # Inline label lists: the alternative to labels_file, documented in detector.yaml comments.
 INLINE_LABEL_PARAMETERS = {'id_labels', 'negative_labels'}
-_UNSET = object()
+LAUNCH_MODULES = ('launch', 'launch.actions', 'launch.conditions', 'launch.substitutions',
+                  'launch.launch_context', 'launch.launch_description', 'launch_ros',
+                  'launch_ros.actions', 'launch_ros.parameter_descriptions',
+                  'ament_index_python', 'ament_index_python.packages')
 
 
-# ---- reading Python source without running it ------------------------------------------------
-
-def _tree(path: Path) -> ast.Module:
-    return ast.parse(path.read_text(encoding='utf-8'), filename=str(path))
-
-
-def _module_constants(tree: ast.Module) -> dict[str, Any]:
-    """Module-level NAME = <literal> assignments."""
-    constants = {}
-    for statement in tree.body:
-        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and \
-                isinstance(statement.targets[0], ast.Name):
-            with contextlib.suppress(ValueError):  # a computed value is not a constant
-                constants[statement.targets[0].id] = ast.literal_eval(statement.value)
-    return constants
-
-
-def _value(node: ast.AST | None, constants: dict[str, Any]) -> Any:
-    """The literal value of an expression (a module constant's for a name), else _UNSET."""
-    if node is None:
-        return _UNSET
-    if isinstance(node, ast.Name):
-        return constants.get(node.id, _UNSET)
-    try:
-        return ast.literal_eval(node)
-    except ValueError:
-        return _UNSET
-
-
-def _calls(tree: ast.AST, name: str) -> Iterator[ast.Call]:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func
-            called = func.id if isinstance(func, ast.Name) else \
-                func.attr if isinstance(func, ast.Attribute) else None
-            if called == name:
-                yield node
-
-
-def _kwarg(call: ast.Call, name: str) -> ast.expr | None:
-    return next((k.value for k in call.keywords if k.arg == name), None)
-
-
-def _pairs(node: ast.expr | None, constants: dict[str, Any]) -> list[tuple[Any, ast.expr]]:
-    """(first, second) of a list of 2-tuples such as remappings; first as a literal."""
-    if not isinstance(node, ast.List):
-        return []
-    return [(_value(element.elts[0], constants), element.elts[1]) for element in node.elts
-            if isinstance(element, ast.Tuple) and len(element.elts) == 2]
+def _import_launch_file() -> types.ModuleType:
+    """launch/detector.launch.py imported as a module, as ``ros2 launch`` loads it."""
+    spec = importlib.util.spec_from_file_location('detector_launch', LAUNCH_FILE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope='module')
-def launch_tree() -> ast.Module:
-    return _tree(LAUNCH_FILE)
+def launch_file() -> types.ModuleType:
+    return _import_launch_file()
 
 
-@pytest.fixture(scope='module')
-def launch_constants(launch_tree: ast.Module) -> dict[str, Any]:
-    return _module_constants(launch_tree)
+class _Used(dict[str, str]):
+    """Launch argument values that remember which arguments were read."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        super().__init__(values)
+        self.used: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.used.add(name)
+        return super().__getitem__(name)
 
 
-def _nodes(tree: ast.Module, constants: dict[str, Any], package: str) -> list[ast.Call]:
-    return [call for call in _calls(tree, 'Node')
-            if _value(_kwarg(call, 'package'), constants) == package]
+def _defaults(launch_file: types.ModuleType) -> dict[str, str]:
+    return {name: default for name, default, _ in launch_file.launch_arguments(SHARE_DIR)}
 
 
-@pytest.fixture(scope='module')
-def detector_node(launch_tree: ast.Module, launch_constants: dict[str, Any]) -> ast.Call:
-    nodes = _nodes(launch_tree, launch_constants, 'negas_ros')
-    assert len(nodes) == 1, 'the launch file should start exactly one negas_ros node'
-    return nodes[0]
+def _values(launch_file: types.ModuleType, **overrides: str) -> _Used:
+    """Launch argument values as ``ros2 launch`` hands them over: the defaults, then overrides."""
+    return _Used(_defaults(launch_file) | overrides)
 
 
-@pytest.fixture(scope='module')
-def declared_arguments(launch_tree: ast.Module,
-                       launch_constants: dict[str, Any]) -> dict[str, ast.Call]:
-    declared = {}
-    for call in _calls(launch_tree, 'DeclareLaunchArgument'):
-        name = _value(call.args[0] if call.args else _kwarg(call, 'name'), launch_constants)
-        assert isinstance(name, str), f'line {call.lineno}: argument name is not a literal'
-        assert name not in declared, f'launch argument {name!r} declared twice'
-        declared[name] = call
-    return declared
+def _share_path(path: str) -> str:
+    """A path under the share directory, relative to it."""
+    relative = os.path.relpath(path, SHARE_DIR)
+    assert not relative.startswith('..'), path
+    return relative.replace(os.sep, '/')
+
+
+def _cmake_installed_directories() -> set[str]:
+    match = re.search(r'install\(\s*DIRECTORY\s+(.*?)\s+DESTINATION\s+share/\$\{PROJECT_NAME\}',
+                      CMAKE.read_text(encoding='utf-8'), re.S)
+    assert match, 'CMakeLists.txt does not install directories to share/${PROJECT_NAME}'
+    return set(match.group(1).split())
 
 
 # ---- the launch file ---------------------------------------------------------------------------
 
-def test_launch_file_is_valid_python_with_an_entry_point(launch_tree: ast.Module) -> None:
-    functions = {n.name for n in launch_tree.body if isinstance(n, ast.FunctionDef)}
-    assert 'generate_launch_description' in functions
+def test_launch_file_imports_without_ros_and_has_an_entry_point(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Importing builds nothing: launch and launch_ros are imported only by the entry point."""
+    for name in LAUNCH_MODULES:
+        monkeypatch.setitem(sys.modules, name, None)  # None: importing it raises ImportError
+    module = _import_launch_file()
+    assert callable(module.generate_launch_description)
+    with pytest.raises(ImportError):
+        module.generate_launch_description()
 
 
-def test_launch_file_has_no_side_effects_at_import(launch_tree: ast.Module) -> None:
-    """Only imports, literal constants and functions at module level (house style)."""
-    for statement in launch_tree.body:
-        if isinstance(statement, (ast.Import, ast.ImportFrom, ast.FunctionDef)):
-            continue
-        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
-            continue  # docstring
-        if isinstance(statement, ast.Assign):
-            ast.literal_eval(statement.value)  # raises ValueError for a computed value
-            continue
-        pytest.fail(f'line {statement.lineno}: module-level statement with possible side '
-                    f'effects: {ast.unparse(statement)[:80]}')
-
-
-def test_executable_is_the_installed_script(detector_node: ast.Call,
-                                            launch_constants: dict[str, Any]) -> None:
-    executable = _value(_kwarg(detector_node, 'executable'), launch_constants)
+def test_executable_is_the_installed_script(launch_file: types.ModuleType) -> None:
+    executable = launch_file.detector_node(_values(launch_file))['executable']
     assert executable == 'detector_node'
     cmake = CMAKE.read_text(encoding='utf-8')
     match = re.search(r'install\(\s*PROGRAMS\s+(.*?)\s+DESTINATION\s+lib/\$\{PROJECT_NAME\}',
@@ -156,36 +123,43 @@ def test_executable_is_the_installed_script(detector_node: ast.Call,
     assert script.is_file()
     assert script.read_text(encoding='utf-8').startswith('#!/usr/bin/env python3')
     assert re.search(r'project\(\s*negas_ros\s*\)', cmake)
+    assert launch_file.detector_node(_values(launch_file))['package'] == 'negas_ros'
 
 
-def test_node_name_matches_the_node_source(detector_node: ast.Call,
-                                           launch_constants: dict[str, Any]) -> None:
-    name = _value(_kwarg(detector_node, 'name'), launch_constants)
+def _node_source_constant(name: str) -> Any:
+    """A literal module constant of the node's source (the node module needs rclpy to import)."""
+    for statement in ast.parse(NODE_SOURCE.read_text(encoding='utf-8')).body:
+        if isinstance(statement, ast.Assign) and [ast.unparse(t) for t in statement.targets] == [
+                name]:
+            return ast.literal_eval(statement.value)
+    raise AssertionError(f'{NODE_SOURCE.name} has no constant {name}')
+
+
+def test_node_name_matches_the_node_source(launch_file: types.ModuleType) -> None:
+    name = launch_file.detector_node(_values(launch_file))['name']
     assert name == 'negas_detector'
-    assert _module_constants(_tree(NODE_SOURCE)).get('NODE_NAME') == name
+    assert _node_source_constant('NODE_NAME') == name
     # Params files may name the node in their section keys; the file check must use this name.
     assert inspect.signature(load_params_file).parameters['node_name'].default == name
 
 
-def test_node_output_goes_to_the_screen(detector_node: ast.Call,
-                                        launch_constants: dict[str, Any]) -> None:
-    assert _value(_kwarg(detector_node, 'output'), launch_constants) == 'screen'
-    assert _value(_kwarg(detector_node, 'emulate_tty'), launch_constants) is True
+def test_node_output_goes_to_the_screen(launch_file: types.ModuleType) -> None:
+    node = launch_file.detector_node(_values(launch_file))
+    assert (node['output'], node['emulate_tty']) == ('screen', True)
 
 
 def test_every_argument_is_declared_once_with_a_description(
-        declared_arguments: dict[str, ast.Call], launch_constants: dict[str, Any]) -> None:
-    assert set(declared_arguments) == EXPECTED_ARGUMENTS
-    for name, call in declared_arguments.items():
-        description = _value(_kwarg(call, 'description'), launch_constants)
+        launch_file: types.ModuleType) -> None:
+    arguments = launch_file.launch_arguments(SHARE_DIR)
+    assert [name for name, _, _ in arguments] == EXPECTED_ARGUMENTS
+    for name, default, description in arguments:
+        assert isinstance(default, str), name
         assert isinstance(description, str) and len(description.strip()) > 10, name
-        assert _kwarg(call, 'default_value') is not None, f'{name} has no default'
 
 
-def test_literal_defaults(declared_arguments: dict[str, ast.Call],
-                          launch_constants: dict[str, Any]) -> None:
-    defaults = {name: _value(_kwarg(call, 'default_value'), launch_constants)
-                for name, call in declared_arguments.items()}
+def test_defaults(launch_file: types.ModuleType) -> None:
+    defaults = _defaults(launch_file)
+    assert _share_path(defaults['params_file']) == 'config/detector.yaml'
     assert defaults['image_topic'] == '/camera/image_raw'
     assert defaults['use_rviz'] == 'false'
     # Empty means "keep the params file's value", so config/detector.yaml stays authoritative.
@@ -193,104 +167,195 @@ def test_literal_defaults(declared_arguments: dict[str, ast.Call],
         assert defaults[name] == '', name
 
 
-def test_every_used_argument_is_declared(launch_tree: ast.Module,
-                                         launch_constants: dict[str, Any],
-                                         declared_arguments: dict[str, ast.Call]) -> None:
-    used = set(launch_constants['OVERRIDABLE_PARAMETERS'])
-    for function in ('LaunchConfiguration', 'arg'):
-        for call in _calls(launch_tree, function):
-            name = _value(call.args[0] if call.args else None, launch_constants)
-            if name is not _UNSET:
-                used.add(name)
-    assert used, 'found no use of a launch argument'
-    assert used <= set(declared_arguments), used - set(declared_arguments)
-    assert set(declared_arguments) <= used, set(declared_arguments) - used
+def test_defaults_start_the_node_on_the_params_file_alone(launch_file: types.ModuleType) -> None:
+    values = _values(launch_file)
+    node = launch_file.detector_node(values)
+    assert node['parameters'] == [values['params_file']]
+    assert node['namespace'] == ''
+    assert dict(node['remappings']) == {'image': '/camera/image_raw',
+                                        'image/compressed': '/camera/image_raw/compressed'}
 
 
-def test_overridden_parameters_exist(launch_tree: ast.Module,
-                                     launch_constants: dict[str, Any],
-                                     declared_arguments: dict[str, ast.Call]) -> None:
-    overridable = launch_constants['OVERRIDABLE_PARAMETERS']
+def test_every_argument_is_used(launch_file: types.ModuleType) -> None:
+    values = _values(launch_file)
+    launch_file.detector_node(values)
+    launch_file.rviz_node(values, SHARE_DIR)
+    # use_rviz is the rviz2 node's launch condition (checked with the launch description).
+    assert values.used | {'use_rviz'} == set(EXPECTED_ARGUMENTS)
+
+
+@pytest.mark.parametrize('given', [
+    {'labels_file': '/tmp/labels.yaml'},
+    {'model': 'IDEA-Research/grounding-dino-tiny', 'device': 'cpu'},
+    {'labels_file': 'package://negas_ros/config/labels/world.yaml', 'model': 'negas_mini',
+     'device': 'cuda:1'},
+    {'device': '1'},  # kept a string: the launch description gives value_type=str
+])
+def test_non_empty_arguments_override_the_params_file(launch_file: types.ModuleType,
+                                                      given: dict[str, str]) -> None:
+    values = _values(launch_file, params_file='/tmp/params.yaml', **given)
+    parameters = launch_file.detector_node(values)['parameters']
+    # The params file first: the overrides after it win.
+    assert parameters[0] == '/tmp/params.yaml'
+    order = ('labels_file', 'model', 'device')
+    assert parameters[1:] == [(name, given[name]) for name in order if name in given]
+
+
+def test_overridden_parameters_exist(launch_file: types.ModuleType) -> None:
+    overridable = launch_file.OVERRIDABLE_PARAMETERS
     assert set(overridable) == {'labels_file', 'model', 'device'}
     defaults = {spec.name: spec.default for spec in PARAMETERS}
-    for name in overridable:
+    values = _values(launch_file, **{name: 'x' for name in overridable})
+    overridden = [name for name, _ in launch_file.detector_node(values)['parameters'][1:]]
+    assert overridden == list(overridable)
+    for name in overridden:
         assert name in PARAMETER_NAMES, f'{name} is not a node parameter (negas_ros.config)'
-        assert name in declared_arguments
+        assert name in EXPECTED_ARGUMENTS
         # Launch arguments are strings: only string parameters can be overridden as they are.
         assert isinstance(defaults[name], str), name
-    parameter_calls = list(_calls(launch_tree, 'Parameter'))
-    assert parameter_calls, 'the overrides should be launch_ros Parameter descriptions'
-    for call in parameter_calls:
-        name = _value(call.args[0], launch_constants)
-        assert name is _UNSET or name in PARAMETER_NAMES, name
-        assert ast.unparse(_kwarg(call, 'value_type') or ast.Constant(None)) == 'str'
-    # Any literal parameter dict in the file must name real parameters too.
-    for node in ast.walk(launch_tree):
-        if isinstance(node, ast.Dict) and node.keys and all(
-                isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.keys):
-            keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
-            assert keys <= PARAMETER_NAMES | {'use_sim_time'}, keys - PARAMETER_NAMES
 
 
 def test_image_topics_are_remapped_to_what_the_node_subscribes(
-        detector_node: ast.Call, launch_constants: dict[str, Any]) -> None:
-    remapped = {first for first, _ in _pairs(_kwarg(detector_node, 'remappings'),
-                                             launch_constants)}
-    assert remapped == {'image', 'image/compressed'}
-    node_strings = {n.value for n in ast.walk(_tree(NODE_SOURCE))
+        launch_file: types.ModuleType) -> None:
+    values = _values(launch_file, image_topic='/front/image_raw', namespace='robot1')
+    node = launch_file.detector_node(values)
+    assert node['namespace'] == 'robot1'
+    assert dict(node['remappings']) == {'image': '/front/image_raw',
+                                        'image/compressed': '/front/image_raw/compressed'}
+    node_strings = {n.value for n in ast.walk(ast.parse(NODE_SOURCE.read_text(encoding='utf-8')))
                     if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     assert {'image', 'image/compressed', 'debug_image'} <= node_strings
 
 
-def _share_paths(tree: ast.Module) -> set[str]:
-    """Paths built as os.path.join(<share dir>, 'dir', 'file') in the launch file."""
-    paths = set()
-    for call in _calls(tree, 'join'):
-        parts = [a.value for a in call.args[1:] if isinstance(a, ast.Constant)]
-        if call.args and len(parts) == len(call.args) - 1 and parts:
-            paths.add('/'.join(parts))
-    return paths
+def _share_files(launch_file: types.ModuleType) -> set[str]:
+    """Every file of the share directory the launch file points at, relative to it."""
+    values = _values(launch_file)
+    rviz_arguments = launch_file.rviz_node(values, SHARE_DIR)['arguments']
+    return {_share_path(values['params_file']),
+            _share_path(launch_file.fastdds_profile(SHARE_DIR)[1]),
+            _share_path(rviz_arguments[rviz_arguments.index('-d') + 1])}
 
 
-def test_share_files_exist_and_are_installed(launch_tree: ast.Module) -> None:
-    paths = _share_paths(launch_tree)
-    assert {'config/detector.yaml', 'rviz/negas.rviz', 'config/fastdds_shm.xml'} <= paths
-    match = re.search(r'install\(\s*DIRECTORY\s+(.*?)\s+DESTINATION\s+share/\$\{PROJECT_NAME\}',
-                      CMAKE.read_text(encoding='utf-8'), re.S)
-    assert match, 'CMakeLists.txt does not install directories to share/${PROJECT_NAME}'
-    installed = set(match.group(1).split())
+def test_share_files_exist_and_are_installed(launch_file: types.ModuleType) -> None:
+    paths = _share_files(launch_file)
+    assert paths == {'config/detector.yaml', 'rviz/negas.rviz', 'config/fastdds_shm.xml'}
+    installed = _cmake_installed_directories()
     assert 'launch' in installed
     for path in paths:
         assert (REPO / path).is_file(), path
         assert path.split('/')[0] in installed, f'{path} is not installed by CMakeLists.txt'
 
 
-def test_fastdds_profile_is_set_unless_already_set(launch_tree: ast.Module,
-                                                   launch_constants: dict[str, Any]) -> None:
-    calls = list(_calls(launch_tree, 'SetEnvironmentVariable'))
-    assert len(calls) == 1
-    variable = _value(calls[0].args[0], launch_constants)
+def test_fastdds_profile_is_the_shipped_profile(launch_file: types.ModuleType) -> None:
+    variable, profile = launch_file.fastdds_profile(SHARE_DIR)
     assert variable == 'FASTDDS_DEFAULT_PROFILES_FILE'
-    # The value is the variable itself, defaulting to our profile: a user's setting wins.
-    value = calls[0].args[1]
-    assert isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
-    assert value.func.id == 'EnvironmentVariable'
-    assert _value(value.args[0], launch_constants) == variable
-    assert _kwarg(value, 'default_value') is not None
-    assert variable in (REPO / 'config' / 'fastdds_shm.xml').read_text(encoding='utf-8')
+    assert _share_path(profile) == 'config/fastdds_shm.xml'
+    assert variable in Path(profile).read_text(encoding='utf-8')
 
 
-def test_rviz_is_optional_and_remapped_to_the_rviz_file_topics(
-        launch_tree: ast.Module, launch_constants: dict[str, Any]) -> None:
-    nodes = _nodes(launch_tree, launch_constants, 'rviz2')
-    assert len(nodes) == 1
-    rviz = nodes[0]
-    condition = _kwarg(rviz, 'condition')
-    assert isinstance(condition, ast.Call) and ast.unparse(condition.func) == 'IfCondition'
-    assert "'use_rviz'" in ast.unparse(condition)
-    assert "'-d'" in ast.unparse(_kwarg(rviz, 'arguments'))  # type: ignore[arg-type]
-    remapped = {first for first, _ in _pairs(_kwarg(rviz, 'remappings'), launch_constants)}
-    assert remapped == set(_rviz_topics())
+def test_rviz_is_remapped_to_the_rviz_file_topics(launch_file: types.ModuleType) -> None:
+    values = _values(launch_file, image_topic='/front/image_raw', namespace='robot1')
+    rviz = launch_file.rviz_node(values, SHARE_DIR)
+    assert (rviz['package'], rviz['executable']) == ('rviz2', 'rviz2')
+    assert rviz['arguments'][0] == '-d'
+    assert rviz['namespace'] == 'robot1'
+    remappings = dict(rviz['remappings'])
+    assert set(remappings) == set(_rviz_topics())
+    # The detector publishes the relative debug_image in its namespace; the camera is the input.
+    assert remappings == {'/debug_image': 'debug_image', '/camera/image_raw': '/front/image_raw'}
+
+
+# ---- the launch description, built with recording stand-ins ------------------------------------
+
+class _Recorded:
+    """A launch or launch_ros object: what it was constructed with."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args, self.kwargs = args, kwargs
+
+
+class _LaunchConfiguration(_Recorded):
+    def perform(self, context: Mapping[str, str]) -> str:
+        return context[self.args[0]]
+
+
+def _recorder(name: str) -> type[_Recorded]:
+    return type(name, (_Recorded,), {})
+
+
+def _share_directory(package: str) -> str:
+    assert package == 'negas_ros'
+    return SHARE_DIR
+
+
+def _stand_ins() -> dict[str, types.ModuleType]:
+    """Modules named as the launch file imports them, with recording classes."""
+    contents: dict[str, dict[str, Any]] = {
+        'launch.actions': {name: _recorder(name) for name in (
+            'DeclareLaunchArgument', 'OpaqueFunction', 'SetEnvironmentVariable')},
+        'launch.conditions': {'IfCondition': _recorder('IfCondition')},
+        'launch.substitutions': {'EnvironmentVariable': _recorder('EnvironmentVariable'),
+                                 'LaunchConfiguration': _LaunchConfiguration},
+        'launch.launch_context': {'LaunchContext': _recorder('LaunchContext')},
+        'launch.launch_description': {'LaunchDescription': _recorder('LaunchDescription')},
+        'launch_ros.actions': {'Node': _recorder('Node')},
+        'launch_ros.parameter_descriptions': {'Parameter': _recorder('Parameter')},
+        'ament_index_python.packages': {'get_package_share_directory': _share_directory},
+    }
+    modules = {name: types.ModuleType(name) for name in LAUNCH_MODULES}
+    for name, attributes in contents.items():
+        vars(modules[name]).update(attributes)
+    return modules
+
+
+@pytest.fixture
+def with_stand_ins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, module in _stand_ins().items():
+        monkeypatch.setitem(sys.modules, name, module)
+    yield
+
+
+def _kind(recorded: Any) -> str:
+    return type(recorded).__name__
+
+
+@pytest.mark.usefixtures('with_stand_ins')
+def test_launch_description(launch_file: types.ModuleType) -> None:
+    description = launch_file.generate_launch_description()
+    assert _kind(description) == 'LaunchDescription'
+    *declared, environment, opaque = description.args[0]
+    # Every argument declared once, with its default and description (what --show-args lists).
+    assert [(_kind(d), d.args[0], d.kwargs['default_value'], d.kwargs['description'])
+            for d in declared] == [('DeclareLaunchArgument', *argument)
+                                   for argument in launch_file.launch_arguments(SHARE_DIR)]
+    # The Fast DDS profile is the variable itself, defaulting to ours: a user's setting wins.
+    variable, profile = launch_file.fastdds_profile(SHARE_DIR)
+    assert _kind(environment) == 'SetEnvironmentVariable'
+    assert environment.args[0] == variable
+    value = environment.args[1]
+    assert (_kind(value), value.args, value.kwargs) == (
+        'EnvironmentVariable', (variable,), {'default_value': profile})
+    # The nodes are built once the argument values are known.
+    assert _kind(opaque) == 'OpaqueFunction'
+    context = dict(_defaults(launch_file), labels_file=' /tmp/labels.yaml ', device='1',
+                   namespace='robot1')
+    detector, rviz = opaque.kwargs['function'](context)
+    values = _values(launch_file, labels_file='/tmp/labels.yaml', device='1', namespace='robot1')
+    expected = launch_file.detector_node(values)
+    params_file, *overrides = expected.pop('parameters')
+    assert _kind(detector) == 'Node' and detector.args == ()
+    parameters = detector.kwargs.pop('parameters')
+    assert detector.kwargs == expected
+    # Overrides are launch_ros Parameters typed str, so '1' stays the string '1'.
+    assert parameters[0] == params_file
+    assert [(_kind(p), p.args, p.kwargs) for p in parameters[1:]] == [
+        ('Parameter', (name, value), {'value_type': str}) for name, value in overrides]
+    assert _kind(rviz) == 'Node' and rviz.args == ()
+    condition = rviz.kwargs.pop('condition')
+    assert _kind(condition) == 'IfCondition'
+    assert _kind(condition.args[0]) == '_LaunchConfiguration'
+    assert condition.args[0].args == ('use_rviz',)
+    assert rviz.kwargs == launch_file.rviz_node(values, SHARE_DIR)
 
 
 # ---- config/*.yaml -----------------------------------------------------------------------------

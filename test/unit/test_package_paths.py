@@ -78,3 +78,17 @@ def test_agrees_with_config_resolve_path(tmp_path: Path) -> None:
     uri = 'package://negas_ros/config/labels/coco.yaml'
     assert Path(resolve_package_uri(uri, str(tmp_path))) == config.resolve_path(
         uri, share_dir=str(tmp_path))
+
+
+def test_share_dir_falls_back_to_the_source_tree_only_when_asked() -> None:
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != 'AMENT_PREFIX_PATH'}
+    script = ('from negas_ros.package_paths import share_dir\n'
+              'print(share_dir(), share_dir(source_tree_fallback=False))\n')
+    out = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                         cwd=repo, env={**env, 'PYTHONPATH': str(repo)}, check=True).stdout
+    assert out.split() == [str(repo), 'None']

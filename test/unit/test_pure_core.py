@@ -36,6 +36,7 @@ PURE_MODULES = [
     'negas_ros.world',
     'negas_ros.evaluation',
     'negas_ros.bag.bdd100k',
+    'negas_ros.message_contract',
 ]
 
 _SCRIPT = textwrap.dedent(
@@ -101,3 +102,41 @@ def test_pure_core_imports_without_ros_or_ml_frameworks() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f'pure core ok: {len(PURE_MODULES)} modules' in result.stdout
+
+
+CORE_MODULES = ['pipeline', 'scoring', 'config', 'labels', 'scores', 'metrics', 'detection']
+
+
+def test_the_core_never_builds_a_backend() -> None:
+    """The edges build backends; the core neither imports create_backend nor any backend."""
+    import ast
+
+    for name in CORE_MODULES:
+        tree = ast.parse((REPO_ROOT / 'negas_ros' / f'{name}.py').read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ''
+                names = {alias.name for alias in node.names}
+                assert 'create_backend' not in names, f'negas_ros/{name}.py imports it'
+                assert not module.startswith(('negas_ros.backends.grounding_dino',
+                                              'negas_ros.backends.yolo_world')), \
+                    f'negas_ros/{name}.py imports {module}'
+    script = ('import sys, importlib\n'
+              f'for m in {CORE_MODULES!r}: importlib.import_module("negas_ros." + m)\n'
+              'backends = [m for m in sys.modules if m.startswith(("negas_ros.backends.grounding'
+              '_dino", "negas_ros.backends.yolo_world"))]\n'
+              'assert not backends, backends\n')
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                            cwd=REPO_ROOT, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_one_table_lists_the_backends() -> None:
+    from negas_ros.backends.base import BACKEND_MODULES, available_backends
+    from negas_ros.config import PARAMETERS
+    from negas_ros.models import EMBEDDED_MODELS
+
+    backend_param = next(spec for spec in PARAMETERS if spec.name == 'backend')
+    assert tuple(backend_param.choices or ()) == tuple(BACKEND_MODULES)
+    assert available_backends() == sorted(BACKEND_MODULES)
+    assert set(EMBEDDED_MODELS.values()) <= set(BACKEND_MODULES)

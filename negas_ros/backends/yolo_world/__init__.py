@@ -75,7 +75,7 @@ Checkpoints
     parameters and buffers (module :mod:`.checkpoint`). Keys and shapes are checked strictly.
 """
 
-from negas_ros.backends.base import register_backend
+from negas_ros.backends.base import BackendSpec
 from negas_ros.backends.yolo_world.backend import (
     MODEL_CARD_NAME,
     ModelCard,
@@ -107,9 +107,13 @@ __all__ = [
     'YoloWorldConfig',
     'config_for_variant',
     'config_from_shapes',
+    'from_spec',
     'load_model_card',
     'load_text_embeddings',
     'save_text_embeddings',
 ]
 
-register_backend('yolo_world', YoloWorldBackend.from_spec)
+
+def from_spec(spec: BackendSpec) -> YoloWorldBackend:
+    """The factory create_backend('yolo_world', spec) calls (base.BACKEND_MODULES)."""
+    return YoloWorldBackend.from_spec(spec)

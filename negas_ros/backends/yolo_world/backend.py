@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 import os
 from pathlib import Path
-import re
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import yaml
 
-from negas_ros.backends.base import BackendSpec, NonFiniteOutputError, check_image
+from negas_ros.backends.base import (
+    BackendSpec,
+    LabelSwapping,
+    NonFiniteOutputError,
+    StageTimer,
+    check_image,
+)
+from negas_ros.backends.device import resolve_device
 from negas_ros.backends.yolo_world.config import NEGA_FUSIONS
 from negas_ros.backends.yolo_world.text import (
     DEFAULT_TEXT_MODEL,
@@ -28,14 +33,13 @@ from negas_ros.detection import RawDetections
 if TYPE_CHECKING:
     import torch
 
+    from negas_ros.backends.yolo_world.letterbox import Letterbox
     from negas_ros.backends.yolo_world.network import AttentionMaps, PreparedText, YoloWorldNet
-    from negas_ros.backends.yolo_world.postprocess import Letterbox
 
 __all__ = ['MODEL_CARD_NAME', 'ModelCard', 'YoloWorldBackend', 'load_model_card']
 
 MODEL_CARD_NAME = 'yolo_world.yaml'
 _WEIGHT_SUFFIXES = ('.pt', '.pth', '.safetensors')
-_DEVICE_RE = re.compile(r'^(cpu|cuda(:\d+)?)$')
 
 
 @dataclass(frozen=True)
@@ -186,9 +190,10 @@ class _LabelState:
     neg_labels: tuple[str, ...]
     nega: bool
     text: PreparedText
+    owner: object = field(repr=False, compare=False)  # the backend whose prepare_labels made it
 
 
-class YoloWorldBackend:
+class YoloWorldBackend(LabelSwapping):
     """YOLO-World v2 with NegA, answering for ID and negative labels.
 
     Build it with :meth:`from_card` / :meth:`from_spec` (the registry), or :meth:`from_network`
@@ -208,15 +213,9 @@ class YoloWorldBackend:
     ) -> None:
         import torch
 
-        if not isinstance(device, str) or not _DEVICE_RE.match(device):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-        if half and device == 'cpu':
-            raise ValueError('half=True (fp16) needs a CUDA device; use half=False on cpu')
-        if device.startswith('cuda') and not torch.cuda.is_available():
-            raise ValueError(f'device {device!r} requested but CUDA is not available')
+        self._device = resolve_device(device, half)
         self.card = card
         self.source = source
-        self._device = torch.device(device)
         self._dtype = torch.float16 if half else torch.float32
         net = net.eval().requires_grad_(False)
         if card.fuse and not net.fused:
@@ -303,14 +302,21 @@ class YoloWorldBackend:
             raise ValueError(f'text embeddings are {out.shape[1]}-d, the network expects {dim}')
         return out
 
-    def set_labels(
+    def use_labels(self, prepared: object) -> None:
+        """Swap in labels from :meth:`prepare_labels`, between two frames."""
+        self._check_prepared(prepared, _LabelState)
+        assert isinstance(prepared, _LabelState)
+        with self._lock:
+            self._state = prepared
+
+    def prepare_labels(
         self, id_labels: Sequence[str], negative_labels: Sequence[str], nega: bool
-    ) -> None:
+    ) -> _LabelState:
         """Encode the labels once (text tower or offline table) and prepare the guides.
 
         id_labels: K >= 1 prompts; negative_labels: M >= 0 prompts. nega: negatives take part
         in the neck's attention with the card's fusion rule; off: the ID outputs equal those
-        of the ID labels alone, bit for bit. On error the previous label set stays in force.
+        of the ID labels alone, bit for bit. Changes nothing in use (see use_labels).
         """
         import torch
 
@@ -326,8 +332,7 @@ class YoloWorldBackend:
         id_emb = torch.from_numpy(self._embed(ids))
         neg_emb = torch.from_numpy(self._embed(negs)) if negs else None
         text = self.net.prepare_text(id_emb, neg_emb, fusion, self.card.nega_weight)
-        with self._lock:
-            self._state = _LabelState(ids, negs, bool(nega), text)
+        return _LabelState(ids, negs, bool(nega), text, self)
 
     # ----------------------------------------------------------------------- inference
 
@@ -335,7 +340,7 @@ class YoloWorldBackend:
         """(H, W, 3) uint8 RGB -> ((1, 3, h, w) network input in [0, 1], letterbox plan)."""
         import torch
 
-        from negas_ros.backends.yolo_world.postprocess import letterbox
+        from negas_ros.backends.yolo_world.letterbox import letterbox
 
         boxed, plan = letterbox(image_rgb, self.card.imgsz)
         x = torch.from_numpy(boxed).to(self._device).permute(2, 0, 1)[None].float() / 255.0
@@ -364,13 +369,12 @@ class YoloWorldBackend:
             state = self._state
             if state is None:
                 raise RuntimeError('set_labels must be called before infer')
-            sync = self._device.type == 'cuda'
-            start = time.perf_counter()
+            device = self._device
+            timer = StageTimer((lambda: torch.cuda.synchronize(device))
+                               if device.type == 'cuda' else None)
             with torch.inference_mode():
                 x, plan = self.preprocess(image_rgb)
-                if sync:
-                    torch.cuda.synchronize(self._device)
-                t_pre = time.perf_counter()
+                timer.mark('preprocess')
                 if self._engine is not None:
                     boxes_all, id_all, neg_all = self._engine.run(x)
                     boxes, id_logits = boxes_all[0], id_all[0]
@@ -378,9 +382,7 @@ class YoloWorldBackend:
                 else:
                     out = self.net(x, state.text)
                     boxes, id_logits = out.boxes[0], out.id_logits[0]
-                if sync:
-                    torch.cuda.synchronize(self._device)
-                t_model = time.perf_counter()
+                timer.mark('model')
                 # NaN fails every threshold test: without this a broken model or an fp16
                 # overflow would look like "nothing detected".
                 if not (torch.isfinite(id_logits).all() and torch.isfinite(boxes).all()):
@@ -408,13 +410,8 @@ class YoloWorldBackend:
                 inside = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
                 if not inside.all():
                     raw = raw.select(inside)
-            end = time.perf_counter()
-            self.last_timings = {
-                'preprocess': t_pre - start,
-                'model': t_model - t_pre,
-                'postprocess': end - t_model,
-                'total': end - start,
-            }
+            timer.mark('postprocess')
+            self.last_timings = timer.timings
             self.last_letterbox = plan
         return raw
 

@@ -30,8 +30,9 @@ import torch
 from torch import nn
 
 from negas_ros.backends.yolo_world.backend import YoloWorldBackend
+from negas_ros.backends.yolo_world.letterbox import LETTERBOX_PAD
 from negas_ros.backends.yolo_world.network import BlockGuide, PreparedText, YoloWorldNet
-from negas_ros.backends.yolo_world.postprocess import LETTERBOX_PAD, select_detections
+from negas_ros.backends.yolo_world.postprocess import select_detections
 
 __all__ = [
     'DEFAULT_OPSET',
