@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 import importlib
+import threading
 import time
 from typing import Any, Protocol
 
@@ -117,15 +118,25 @@ def check_image(image_rgb: object, box_threshold: float) -> None:
 
 
 class LabelSwapping:
-    """Mixin: ``set_labels`` as ``use_labels(prepare_labels(...))``, and the check that a
-    prepared state comes from this very backend (a state holds encodings of its model)."""
+    """Mixin: ``set_labels`` as ``use_labels(prepare_labels(...))``; ``use_labels`` checks that
+    the state comes from this very backend and installs it under the backend's frame lock."""
 
     def prepare_labels(
         self, id_labels: Sequence[str], negative_labels: Sequence[str], nega: bool
     ) -> object:
         raise NotImplementedError
 
+    _lock: threading.Lock  # held by infer while it reads the labels in use
+
     def use_labels(self, prepared: object) -> None:
+        """Swap in a state from :meth:`prepare_labels` of this backend, between two frames."""
+        # Only this backend's prepare_labels marks a state as its own (it holds its encodings).
+        if getattr(prepared, 'owner', None) is not self:
+            raise TypeError("use_labels takes a state from this backend's prepare_labels")
+        with self._lock:
+            self._install_labels(prepared)
+
+    def _install_labels(self, prepared: Any) -> None:
         raise NotImplementedError
 
     def set_labels(
@@ -133,10 +144,6 @@ class LabelSwapping:
     ) -> None:
         """Encode the labels and use them; on error the previous label set stays in force."""
         self.use_labels(self.prepare_labels(id_labels, negative_labels, nega))
-
-    def _check_prepared(self, prepared: object, state_type: type) -> None:
-        if not isinstance(prepared, state_type) or getattr(prepared, 'owner', None) is not self:
-            raise TypeError("use_labels takes a state from this backend's prepare_labels")
 
 
 class StageTimer:

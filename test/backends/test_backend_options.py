@@ -88,3 +88,11 @@ def test_label_changes_encode_outside_the_frame_lock(tiny_yolo_world_dir: Path) 
         pipeline.apply(third)
     assert pipeline.config is new
     assert len(pipeline.process(frame).detections[0].id_probs) == 3
+
+
+def test_a_label_state_only_fits_the_backend_that_prepared_it(tiny_yolo_world_dir: Path) -> None:
+    first, second = (_pipeline(tiny_yolo_world_dir).backend for _ in range(2))
+    state = first.prepare_labels(['car'], [], False)
+    with pytest.raises(TypeError, match='prepare_labels'):
+        second.use_labels(state)
+    first.use_labels(state)  # its own backend takes it

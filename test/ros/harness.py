@@ -201,3 +201,18 @@ def _param_msg(name: str, value: Any) -> ParameterMsg:
     else:
         pv.type, pv.string_array_value = ParameterType.PARAMETER_STRING_ARRAY, list(value)
     return ParameterMsg(name=name, value=pv)
+
+
+def check_ood_matches_plain(ood: Any, plain_msg: Any, id_labels: list[str],
+                            neg_labels: list[str], threshold: float = 0.5) -> None:
+    """The rich OodDetectionArray and the plain Detection2DArray of one frame agree: same boxes
+    in the same order, is_ood == (score < threshold), and the plain verdict is 'unknown'
+    exactly for the OOD detections (NegS, the node's default score)."""
+    assert ood.score_method == 'negs' and abs(ood.threshold - threshold) < 1e-9
+    assert len(ood.detections) == len(plain_msg.detections)
+    for rich, plain in zip(ood.detections, plain_msg.detections, strict=True):
+        assert rich.detection.bbox == plain.bbox
+        assert rich.is_ood == (rich.id_score < threshold)
+        assert rich.id_label in id_labels and rich.negative_label in neg_labels
+        expected = 'unknown' if rich.is_ood else rich.id_label
+        assert plain.results[0].hypothesis.class_id == expected

@@ -10,7 +10,15 @@ from collections.abc import Iterator
 import time
 from typing import Any
 
-from harness import STARTUP_S, Client, NodeProcess, running_detector, start_node, wait_for
+from harness import (
+    STARTUP_S,
+    Client,
+    NodeProcess,
+    check_ood_matches_plain,
+    running_detector,
+    start_node,
+    wait_for,
+)
 import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage, Image
@@ -67,16 +75,8 @@ def test_images_come_back_as_detections_with_the_same_header(detector: Any) -> N
         assert msg.header.frame_id == header.frame_id
         assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (header.stamp.sec, 123)
         _check_contract(msg, width, height, ID_LABELS)
-        ood = client.ood[client.key(header)]
-        assert ood.score_method == 'negs' and ood.threshold == pytest.approx(0.5)
-        assert len(ood.detections) == len(msg.detections)
-        for rich, plain in zip(ood.detections, msg.detections, strict=True):
-            assert rich.detection.bbox == plain.bbox
-            assert rich.is_ood == (rich.id_score < 0.5)
-            assert rich.id_label in ID_LABELS
-            assert rich.negative_label in ['van', 'mannequin', 'tram', 'scooter']
-            expected = 'unknown' if rich.is_ood else rich.id_label
-            assert plain.results[0].hypothesis.class_id == expected
+        check_ood_matches_plain(client.ood[client.key(header)], msg, ID_LABELS,
+                                ['van', 'mannequin', 'tram', 'scooter'])
 
 
 def test_label_info_lists_id_labels_and_unknown(detector: Any) -> None:

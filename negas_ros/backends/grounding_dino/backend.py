@@ -196,13 +196,10 @@ class GroundingDinoBackend(LabelSwapping):
             raise ValueError(f'label {label!r} tokenises to a delimiter or padding token')
         return ids
 
-    def use_labels(self, prepared: object) -> None:
-        """Swap in labels (and their cached BERT outputs) from :meth:`prepare_labels`."""
-        self._check_prepared(prepared, _LabelState)
-        assert isinstance(prepared, _LabelState)
-        with self._lock:
-            self._state = prepared
-            self._text_cache.entries = prepared.text_cache
+    def _install_labels(self, prepared: _LabelState) -> None:
+        # The cached BERT outputs belong to the label state: both change together.
+        self._state = prepared
+        self._text_cache.entries = prepared.text_cache
 
     def prepare_labels(
         self, id_labels: Sequence[str], negative_labels: Sequence[str], nega: bool

@@ -302,12 +302,8 @@ class YoloWorldBackend(LabelSwapping):
             raise ValueError(f'text embeddings are {out.shape[1]}-d, the network expects {dim}')
         return out
 
-    def use_labels(self, prepared: object) -> None:
-        """Swap in labels from :meth:`prepare_labels`, between two frames."""
-        self._check_prepared(prepared, _LabelState)
-        assert isinstance(prepared, _LabelState)
-        with self._lock:
-            self._state = prepared
+    def _install_labels(self, prepared: _LabelState) -> None:
+        self._state = prepared
 
     def prepare_labels(
         self, id_labels: Sequence[str], negative_labels: Sequence[str], nega: bool
