@@ -224,3 +224,81 @@ def test_nan_outputs_raise_instead_of_an_empty_result(tiny_yolo_world_dir: Path)
         next(det.net.parameters()).fill_(float('nan'))  # the stem: every output turns NaN
     with pytest.raises(NonFiniteOutputError, match='NaN/inf'):
         det.infer(_image(), 0.5)
+
+
+# --------------------------------------------------------------------------- batched inference
+
+BATCH_SIZES = [(211, 317), (480, 640), (100, 100)]
+# The tiny random model's scores are nearly constant (and exactly tied over the padding), so the
+# batch's different float rounding reorders ties and changes which of them NMS and max_det keep.
+# Compared without either (every anchor kept, IoU > 1 never suppresses), the results are the
+# same detections, each within fp32 tolerance, up to the order of ties.
+EXHAUSTIVE = {'iou_threshold': 1.0, 'max_det': 100_000}
+
+
+@pytest.fixture(scope='module')
+def exhaustive_backends(tiny_yolo_world_dir: Path) -> dict[str, YoloWorldBackend]:
+    """'card': the card's NegA rule ('max'); 'branch': the branch rule selected by option."""
+    out = {}
+    for name, options in (('card', EXHAUSTIVE), ('branch', {**EXHAUSTIVE,
+                                                            'nega_fusion': 'branch'})):
+        b = create_backend('yolo_world', BackendSpec(str(tiny_yolo_world_dir), options=options))
+        assert isinstance(b, YoloWorldBackend)
+        out[name] = b
+    assert out['card'].card.nega_fusion == load_model_card(str(tiny_yolo_world_dir)).nega_fusion
+    assert out['branch'].card.nega_fusion == 'branch'
+    return out
+
+
+@pytest.mark.parametrize(('rule', 'nega'), [('card', True), ('card', False), ('branch', True)])
+def test_infer_batch_equals_one_image_inference(
+    exhaustive_backends: dict[str, YoloWorldBackend], rule: str, nega: bool
+) -> None:
+    det = exhaustive_backends[rule]
+    det.set_labels(ID_LABELS, NEG_LABELS, nega=nega)
+    images = [_image(h, w, seed=i) for i, (h, w) in enumerate(BATCH_SIZES)]
+    singles = [det.infer(image, 0.0) for image in images]
+    batch = det.infer_batch(images, 0.0)
+    assert len(batch) == len(images)
+    assert set(det.last_timings) == {'preprocess', 'model', 'postprocess', 'total', 'batch'}
+    assert det.last_timings['batch'] == len(images)
+    assert [p.source_hw for p in det.last_letterboxes] == BATCH_SIZES
+    assert det.last_letterbox is det.last_letterboxes[-1]
+    for one, many in zip(singles, batch, strict=True):
+        assert len(one) > 300 and len(many) == len(one)  # more than the default max_det
+        assert many.neg_logits.shape == (len(many), len(NEG_LABELS))
+        _assert_same_detections(many, one)
+
+
+def _assert_same_detections(actual: Any, expected: Any) -> None:
+    """Each expected row matches its own actual row: boxes within 1e-3, logits within 1e-4."""
+    unused = np.ones(len(actual), bool)
+    for i in range(len(expected)):
+        close = (unused
+                 & (np.abs(actual.boxes_xyxy - expected.boxes_xyxy[i]).max(1) <= 1e-3)
+                 & (np.abs(actual.id_logits - expected.id_logits[i]).max(1) <= 1e-4)
+                 & (np.abs(actual.neg_logits - expected.neg_logits[i]).max(1) <= 1e-4))
+        assert close.any(), f'detection {i} of the single-image result has no batched match'
+        unused[np.flatnonzero(close)[0]] = False
+
+
+def test_infer_batch_of_one_equals_infer_exactly(backend: YoloWorldBackend) -> None:
+    backend.set_labels(ID_LABELS, NEG_LABELS, nega=True)
+    image = _image(seed=7)
+    one = backend.infer(image, 0.1)
+    (batch,) = backend.infer_batch([image], 0.1)
+    np.testing.assert_array_equal(batch.boxes_xyxy, one.boxes_xyxy)
+    np.testing.assert_array_equal(batch.id_logits, one.id_logits)
+    np.testing.assert_array_equal(batch.neg_logits, one.neg_logits)
+
+
+def test_infer_batch_empty_and_bad_inputs(backend: YoloWorldBackend) -> None:
+    backend.set_labels(ID_LABELS, NEG_LABELS, nega=True)
+    assert backend.infer_batch([], 0.3) == []
+    with pytest.raises(ValueError, match=r'image 1 of the batch: .*HxWx3'):
+        backend.infer_batch([_image(), np.zeros((4, 4), np.uint8)], 0.3)
+    floats: Any = np.zeros((4, 4, 3), np.float32)
+    with pytest.raises(ValueError, match=r'image 2 of the batch: .*uint8'):
+        backend.infer_batch([_image(), _image(), floats], 0.3)
+    with pytest.raises(ValueError, match='box_threshold'):
+        backend.infer_batch([_image()], -0.1)

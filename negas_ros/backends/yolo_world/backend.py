@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 import os
@@ -34,7 +34,12 @@ if TYPE_CHECKING:
     import torch
 
     from negas_ros.backends.yolo_world.letterbox import Letterbox
-    from negas_ros.backends.yolo_world.network import AttentionMaps, PreparedText, YoloWorldNet
+    from negas_ros.backends.yolo_world.network import (
+        AttentionMaps,
+        HeadOutput,
+        PreparedText,
+        YoloWorldNet,
+    )
 
 __all__ = ['MODEL_CARD_NAME', 'ModelCard', 'YoloWorldBackend', 'load_model_card']
 
@@ -198,8 +203,10 @@ class YoloWorldBackend(LabelSwapping):
 
     Build it with :meth:`from_card` / :meth:`from_spec` (the registry), or :meth:`from_network`
     for a network in memory (benchmarks, tests). ``last_timings`` holds the seconds of the last
-    :meth:`infer` ('preprocess', 'model', 'postprocess', 'total') and ``last_letterbox`` how its
-    image was placed in the network input. ``set_labels`` and ``infer`` serialise on a lock.
+    :meth:`infer` ('preprocess', 'model', 'postprocess', 'total'; :meth:`infer_batch` adds
+    'batch') and ``last_letterbox`` how its image was placed in the network input
+    (``last_letterboxes``: every image of the last call). ``set_labels``, ``infer`` and
+    ``infer_batch`` serialise on a lock.
     """
 
     def __init__(
@@ -234,6 +241,7 @@ class YoloWorldBackend(LabelSwapping):
         self._state: _LabelState | None = None
         self.last_timings: dict[str, float] = {}
         self.last_letterbox: Letterbox | None = None
+        self.last_letterboxes: tuple[Letterbox, ...] = ()  # every image of the last batch
 
     # ----------------------------------------------------------------------- construction
 
@@ -356,59 +364,126 @@ class YoloWorldBackend(LabelSwapping):
         ID labels. Raises ValueError for a bad image or threshold,
         RuntimeError before set_labels.
         """
+        self._check_image(image_rgb, box_threshold)
+        with self._lock:
+            raws, plans, timings = self._detect([image_rgb], box_threshold)
+            self.last_timings = timings
+            self.last_letterbox = plans[0]
+            self.last_letterboxes = (plans[0],)
+        return raws[0]
+
+    def infer_batch(
+        self, images_rgb: Sequence[npt.NDArray[np.uint8]], box_threshold: float
+    ) -> list[RawDetections]:
+        """Detect on several images (of any sizes) with one forward of the network.
+
+        Each image is letterboxed to the network input on its own, the B inputs run as one
+        (B, 3, h, w) batch with the labels in use (the prepared text guides broadcast over the
+        batch; nothing is re-encoded), and each image gets the post-processing of
+        :meth:`infer`. Returns one RawDetections per image, in order, each as :meth:`infer`
+        would return it up to float rounding (batched convolutions may round differently); a
+        batch of one is bit-identical to :meth:`infer`. An empty sequence returns [].
+
+        ``last_timings`` holds the whole batch's stages plus 'batch' = B; ``last_letterbox``
+        the last image's plan and ``last_letterboxes`` every image's. With a TensorRT engine
+        (``tensorrt_engine``: static batch of 1) the images run through the engine one by
+        one, under one lock and one timing. Raises ValueError naming the index of a bad image
+        (or for a bad threshold), RuntimeError before set_labels, NonFiniteOutputError as
+        :meth:`infer`; on error no image's result is returned.
+        """
+        images = list(images_rgb)
+        if not 0.0 <= box_threshold <= 1.0:
+            raise ValueError(f'box_threshold must be in [0, 1], got {box_threshold}')
+        for i, image in enumerate(images):
+            try:
+                self._check_image(image, box_threshold)
+            except ValueError as exc:
+                raise ValueError(f'image {i} of the batch: {exc}') from None
+        if not images:
+            return []
+        with self._lock:
+            raws, plans, timings = self._detect(images, box_threshold)
+            self.last_timings = {**timings, 'batch': float(len(images))}
+            self.last_letterbox = plans[-1]
+            self.last_letterboxes = tuple(plans)
+        return raws
+
+    def _detect(
+        self, images: list[npt.NDArray[np.uint8]], box_threshold: float
+    ) -> tuple[list[RawDetections], list[Letterbox], dict[str, float]]:
+        """Preprocess, one forward, per-image post-processing (checked inputs; lock held)."""
+        import torch
+
+        state = self._state
+        if state is None:
+            raise RuntimeError('set_labels must be called before infer')
+        device = self._device
+        timer = StageTimer((lambda: torch.cuda.synchronize(device))
+                           if device.type == 'cuda' else None)
+        with torch.inference_mode():
+            inputs = [self.preprocess(image) for image in images]
+            plans = [plan for _, plan in inputs]
+            timer.mark('preprocess')
+            per_image: list[tuple[torch.Tensor, torch.Tensor, Callable[[torch.Tensor],
+                                                                       torch.Tensor]]] = []
+            if self._engine is not None:
+                for x, _ in inputs:  # the engine's batch is static at 1
+                    boxes_all, id_all, neg_all = self._engine.run(x)
+                    if len(inputs) > 1:  # the engine reuses its output buffers
+                        boxes_all, id_all = boxes_all.clone(), id_all.clone()
+                        neg_all = None if neg_all is None else neg_all.clone()
+                    per_image.append((boxes_all[0], id_all[0],
+                                      _engine_negs(neg_all)))
+            else:
+                x = inputs[0][0] if len(inputs) == 1 else torch.cat([x for x, _ in inputs])
+                out = self.net(x, state.text)
+                per_image.extend((out.boxes[i], out.id_logits[i], _network_negs(out, i))
+                                 for i in range(len(inputs)))
+            timer.mark('model')
+            raws = [self._postprocess(boxes, id_logits, negs, plan, state, box_threshold)
+                    for (boxes, id_logits, negs), plan in zip(per_image, plans, strict=True)]
+        timer.mark('postprocess')
+        return raws, plans, timer.timings
+
+    def _postprocess(
+        self,
+        boxes: torch.Tensor,
+        id_logits: torch.Tensor,
+        negs: Callable[[torch.Tensor], torch.Tensor],
+        plan: Letterbox,
+        state: _LabelState,
+        box_threshold: float,
+    ) -> RawDetections:
+        """One image's outputs (A, 4) boxes, (A, K) ID logits, negs(keep) -> RawDetections."""
         import torch
 
         from negas_ros.backends.yolo_world.postprocess import select_detections
 
-        self._check_image(image_rgb, box_threshold)
-        with self._lock:
-            state = self._state
-            if state is None:
-                raise RuntimeError('set_labels must be called before infer')
-            device = self._device
-            timer = StageTimer((lambda: torch.cuda.synchronize(device))
-                               if device.type == 'cuda' else None)
-            with torch.inference_mode():
-                x, plan = self.preprocess(image_rgb)
-                timer.mark('preprocess')
-                if self._engine is not None:
-                    boxes_all, id_all, neg_all = self._engine.run(x)
-                    boxes, id_logits = boxes_all[0], id_all[0]
-                    out = None
-                else:
-                    out = self.net(x, state.text)
-                    boxes, id_logits = out.boxes[0], out.id_logits[0]
-                timer.mark('model')
-                # NaN fails every threshold test: without this a broken model or an fp16
-                # overflow would look like "nothing detected".
-                if not (torch.isfinite(id_logits).all() and torch.isfinite(boxes).all()):
-                    raise NonFiniteOutputError(
-                        f'YOLO-World produced NaN/inf logits or boxes (dtype {id_logits.dtype}); '
-                        'the model or its precision is broken')
-                keep = select_detections(boxes.float(), id_logits.float(), box_threshold,
-                                         self.card.iou_threshold, self.card.max_det)
-                num_neg = len(state.neg_labels)
-                if num_neg == 0 or keep.numel() == 0:
-                    neg = torch.zeros((keep.numel(), num_neg))
-                elif out is not None:
-                    neg = out.neg_logits(0, keep)
-                else:
-                    neg = neg_all[0][keep]
-                if not torch.isfinite(neg).all():
-                    raise NonFiniteOutputError('YOLO-World produced NaN/inf negative logits')
-                raw = RawDetections(
-                    plan.to_source(boxes[keep].float().cpu().numpy()),
-                    id_logits[keep].float().cpu().numpy(),
-                    neg.float().cpu().numpy(),
-                )
-                # A box lying wholly in the letterbox padding clips to nothing: not an object.
-                b = raw.boxes_xyxy
-                inside = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
-                if not inside.all():
-                    raw = raw.select(inside)
-            timer.mark('postprocess')
-            self.last_timings = timer.timings
-            self.last_letterbox = plan
+        # NaN fails every threshold test: without this a broken model or an fp16
+        # overflow would look like "nothing detected".
+        if not (torch.isfinite(id_logits).all() and torch.isfinite(boxes).all()):
+            raise NonFiniteOutputError(
+                f'YOLO-World produced NaN/inf logits or boxes (dtype {id_logits.dtype}); '
+                'the model or its precision is broken')
+        keep = select_detections(boxes.float(), id_logits.float(), box_threshold,
+                                 self.card.iou_threshold, self.card.max_det)
+        num_neg = len(state.neg_labels)
+        if num_neg == 0 or keep.numel() == 0:
+            neg = torch.zeros((keep.numel(), num_neg))
+        else:
+            neg = negs(keep)
+        if not torch.isfinite(neg).all():
+            raise NonFiniteOutputError('YOLO-World produced NaN/inf negative logits')
+        raw = RawDetections(
+            plan.to_source(boxes[keep].float().cpu().numpy()),
+            id_logits[keep].float().cpu().numpy(),
+            neg.float().cpu().numpy(),
+        )
+        # A box lying wholly in the letterbox padding clips to nothing: not an object.
+        b = raw.boxes_xyxy
+        inside = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+        if not inside.all():
+            raw = raw.select(inside)
         return raw
 
     @contextmanager
@@ -416,7 +491,22 @@ class YoloWorldBackend(LabelSwapping):
         """Attention maps of every :meth:`infer` inside the block (PyTorch path only).
 
         Each forward appends four AttentionMaps (layers 12, 15, 18, 21), maps (1, heads, h, w)
-        over the network input; ``last_letterbox`` maps them back to the source image.
+        over the network input; ``last_letterbox`` maps them back to the source image. An
+        :meth:`infer_batch` forward gives (B, heads, h, w) maps, ``last_letterboxes[i]`` for
+        image i.
         """
         with self.net.capture_attention() as maps:
             yield maps
+
+
+def _network_negs(out: HeadOutput, index: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Negative logits of the kept anchors of image ``index``, computed on demand."""
+    return lambda keep: out.neg_logits(index, keep)
+
+
+def _engine_negs(neg_all: torch.Tensor | None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Negative logits of the kept anchors from an engine output (1, A, M)."""
+    def negs(keep: torch.Tensor) -> torch.Tensor:
+        assert neg_all is not None  # the engine emits negative logits when M > 0
+        return neg_all[0][keep]
+    return negs
