@@ -8,6 +8,8 @@ Importing this module imports neither torch nor transformers.
 from __future__ import annotations
 
 from collections.abc import Mapping
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -75,6 +77,12 @@ class GroundingDinoImageProcessor:
         dtype: torch.dtype | None = None,
     ) -> GroundingDinoImageProcessor:
         """From a hub id or checkpoint directory (its preprocessor_config.json)."""
+        local = Path(model) / 'preprocessor_config.json'
+        if local.is_file():
+            # A checkpoint directory: read it directly, since transformers' image-processor
+            # mixin needs Pillow, which a bare torch + transformers machine may lack.
+            config = json.loads(local.read_text(encoding='utf-8'))
+            return cls(config, device, dtype)
         from transformers import ImageProcessingMixin
 
         config, _ = ImageProcessingMixin.get_image_processor_dict(model)

@@ -82,12 +82,12 @@ def letterbox(
     image: npt.NDArray[np.uint8], input_hw: tuple[int, int]
 ) -> tuple[npt.NDArray[np.uint8], Letterbox]:
     """Scale and pad an (H, W, 3) uint8 image to input_hw; returns (image (h, w, 3), plan)."""
-    import cv2
-
     plan = Letterbox.plan((int(image.shape[0]), int(image.shape[1])), input_hw)
     new_h, new_w = plan.resized_hw
     resized: npt.NDArray[Any] = image
     if (new_h, new_w) != plan.source_hw:
+        import cv2  # only when resizing: an image of the input size needs no OpenCV
+
         resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     out = np.full((*input_hw, 3), LETTERBOX_PAD, np.uint8)
     out[plan.pad_top : plan.pad_top + new_h, plan.pad_left : plan.pad_left + new_w] = resized
