@@ -159,6 +159,15 @@ class StageTimer:
         self._start = self._last = time.perf_counter()
         self._stages: dict[str, float] = {}
 
+    @classmethod
+    def for_device(cls, device: Any) -> StageTimer:
+        """A timer for a torch.device: synchronising on CUDA, not on the CPU."""
+        if getattr(device, 'type', 'cpu') != 'cuda':
+            return cls()
+        import torch
+
+        return cls(lambda: torch.cuda.synchronize(device))
+
     def mark(self, stage: str) -> None:
         if self._sync is not None:
             self._sync()

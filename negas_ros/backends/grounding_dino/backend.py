@@ -340,9 +340,7 @@ class GroundingDinoBackend(LabelSwapping):
             state = self._state
             if state is None:
                 raise RuntimeError('set_labels must be called before infer')
-            device = self._device
-            timer = StageTimer((lambda: torch.cuda.synchronize(device))
-                               if device.type == 'cuda' else None)
+            timer = StageTimer.for_device(self._device)
             with torch.inference_mode():
                 pixel_values = self.processor(image_rgb)
                 timer.mark('preprocess')

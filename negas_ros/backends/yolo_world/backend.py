@@ -417,9 +417,7 @@ class YoloWorldBackend(LabelSwapping):
         state = self._state
         if state is None:
             raise RuntimeError('set_labels must be called before infer')
-        device = self._device
-        timer = StageTimer((lambda: torch.cuda.synchronize(device))
-                           if device.type == 'cuda' else None)
+        timer = StageTimer.for_device(self._device)
         with torch.inference_mode():
             inputs = [self.preprocess(image) for image in images]
             plans = [plan for _, plan in inputs]
