@@ -77,7 +77,6 @@ Modules
 
 from __future__ import annotations
 
-from negas_ros.backends.base import BackendSpec
 from negas_ros.backends.grounding_dino.aggregation import (
     DEFAULT_FLOOR_LOGIT,
     DEFAULT_ID_MERGE,
@@ -121,7 +120,5 @@ __all__ = [
     'plan_passes',
 ]
 
-
-def from_spec(spec: BackendSpec) -> GroundingDinoBackend:
-    """The factory create_backend('grounding_dino', spec) calls (base.BACKEND_MODULES)."""
-    return GroundingDinoBackend.from_spec(spec)
+# The factory create_backend('grounding_dino', spec) calls (base.BACKEND_MODULES).
+from_spec = GroundingDinoBackend.from_spec

@@ -75,7 +75,6 @@ Checkpoints
     parameters and buffers (module :mod:`.checkpoint`). Keys and shapes are checked strictly.
 """
 
-from negas_ros.backends.base import BackendSpec
 from negas_ros.backends.yolo_world.backend import (
     MODEL_CARD_NAME,
     ModelCard,
@@ -113,7 +112,5 @@ __all__ = [
     'save_text_embeddings',
 ]
 
-
-def from_spec(spec: BackendSpec) -> YoloWorldBackend:
-    """The factory create_backend('yolo_world', spec) calls (base.BACKEND_MODULES)."""
-    return YoloWorldBackend.from_spec(spec)
+# The factory create_backend('yolo_world', spec) calls (base.BACKEND_MODULES).
+from_spec = YoloWorldBackend.from_spec
