@@ -5,6 +5,7 @@ It owns the running configuration; the edges (node, tools) build the backend and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 import threading
 import time
@@ -14,7 +15,7 @@ import numpy.typing as npt
 
 from negas_ros.backends.base import DetectorBackend
 from negas_ros.config import DetectorConfig
-from negas_ros.detection import Detection
+from negas_ros.detection import Detection, RawDetections
 from negas_ros.scoring import score_detections
 
 __all__ = ['DetectorPipeline', 'FrameResult']
@@ -82,12 +83,38 @@ class DetectorPipeline:
             raw = self._backend.infer(image_rgb, config.box_threshold)
             model_done = time.perf_counter()
             timings = dict(self._backend.last_timings)
-            detections = score_detections(
-                raw, config.labels, config.score_method, config.ood_threshold,
-                config.score_params)
-            detections.sort(key=lambda d: d.id_confidence, reverse=True)
-            del detections[config.max_detections:]
+            detections = self._score(raw, config)
             scored = time.perf_counter()
         timings['infer'] = model_done - start
         timings['score'] = scored - model_done
         return FrameResult(detections, config, timings)
+
+    def process_batch(self, images_rgb: Sequence[npt.NDArray[np.uint8]]) -> list[FrameResult]:
+        """Detect and score several images (one per camera) with one backend batch.
+
+        All results share one configuration and the batch's timings ('infer', 'score' and the
+        backend's stages, 'batch' = number of images). Raises ValueError naming the index of a
+        bad image (the caller decodes images first, so that a bad one costs only its camera).
+        """
+        images = list(images_rgb)
+        if not images:
+            return []
+        with self._lock:
+            config = self._config
+            start = time.perf_counter()
+            raws = self._backend.infer_batch(images, config.box_threshold)
+            model_done = time.perf_counter()
+            timings = dict(self._backend.last_timings)
+            scored = [self._score(raw, config) for raw in raws]
+            done = time.perf_counter()
+        timings['infer'] = model_done - start
+        timings['score'] = done - model_done
+        return [FrameResult(detections, config, timings) for detections in scored]
+
+    @staticmethod
+    def _score(raw: RawDetections, config: DetectorConfig) -> list[Detection]:
+        detections = score_detections(
+            raw, config.labels, config.score_method, config.ood_threshold, config.score_params)
+        detections.sort(key=lambda d: d.id_confidence, reverse=True)
+        del detections[config.max_detections:]
+        return detections

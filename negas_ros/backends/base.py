@@ -94,6 +94,16 @@ class DetectorBackend(Protocol):
         """
         ...
 
+    def infer_batch(
+        self, images_rgb: Sequence[npt.NDArray[np.uint8]], box_threshold: float
+    ) -> list[RawDetections]:
+        """Detect on several images of any sizes (several cameras' frames) through one model
+        run where the backend can batch them; one result per image, in order, each equal to
+        :meth:`infer` on that image up to float rounding. Raises ValueError naming the index
+        of a bad image; on any error no result is returned. ``last_timings`` adds 'batch'.
+        """
+        ...
+
 
 class NonFiniteOutputError(RuntimeError):
     """The model produced NaN or inf logits or boxes: a broken model or precision, not an image.

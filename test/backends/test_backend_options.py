@@ -96,3 +96,26 @@ def test_a_label_state_only_fits_the_backend_that_prepared_it(tiny_yolo_world_di
     with pytest.raises(TypeError, match='prepare_labels'):
         second.use_labels(state)
     first.use_labels(state)  # its own backend takes it
+
+
+def test_process_batch_scores_each_image_as_process_does(tiny_yolo_world_dir: Path) -> None:
+    """The node's multi-camera path: one backend batch, the same verdicts as frame by frame,
+    max_detections applied per image."""
+    pipeline = _pipeline(tiny_yolo_world_dir, max_detections=7, score_method='negs_diff',
+                         ood_threshold=0.0)
+    rng = np.random.default_rng(4)
+    images = [rng.integers(0, 255, shape, dtype=np.uint8)
+              for shape in ((200, 260, 3), (120, 300, 3), (200, 260, 3))]
+    singles = [pipeline.process(image) for image in images]
+    batch = pipeline.process_batch(images)
+    assert pipeline.process_batch([]) == []
+    assert len(batch) == 3
+    assert batch[0].timings['batch'] == 3 and 'infer' in batch[0].timings
+    for one, many in zip(singles, batch, strict=True):
+        assert len(many.detections) == len(one.detections) == 7
+        assert many.config is one.config
+        for a, b in zip(one.detections, many.detections, strict=True):
+            assert a.is_ood == b.is_ood and a.id_label == b.id_label
+            np.testing.assert_allclose(b.box_xyxy, a.box_xyxy, atol=1e-3)
+            assert b.id_confidence == pytest.approx(a.id_confidence, abs=1e-4)
+            assert b.id_score == pytest.approx(a.id_score, abs=1e-4)

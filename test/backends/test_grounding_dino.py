@@ -358,6 +358,59 @@ def test_text_backbone_not_run_per_frame(small_backend: GroundingDinoBackend) ->
         handle.remove()
 
 
+@pytest.mark.parametrize('nega', [True, False])
+def test_infer_batch_equals_one_image_inference(
+    small_backend: GroundingDinoBackend, nega: bool
+) -> None:
+    """Two images of one size share the forwards, a third size runs apart; each result equals
+    infer on its image. The backbone runs once per image size, BERT never (tiled cache)."""
+    det = small_backend
+    det.set_labels(ID_LABELS, NEG_LABELS, nega=nega)
+    assert len(det.prompts) >= 3 and len(det._state.groups) >= 1  # several passes per frame
+    images = [_image(seed=1), _image(150, 400, seed=2), _image(seed=3)]
+    singles = [det.infer(image, 0.0) for image in images]
+    text_calls: list[int] = []
+    image_calls: list[int] = []
+    text_hook = det.text_encoder.register_forward_hook(lambda *_: text_calls.append(1))
+    image_hook = det._image_encoder.inner.register_forward_hook(
+        lambda _m, args, _o: image_calls.append(int(args[0].shape[0])))
+    try:
+        batch = det.infer_batch(images, 0.0)
+    finally:
+        text_hook.remove()
+        image_hook.remove()
+    assert text_calls == []
+    assert sorted(image_calls) == [1, 2]  # one backbone run per input size, each image once
+    assert det.last_timings['batch'] == 3
+    assert len(batch) == len(images)
+    for one, many in zip(singles, batch, strict=True):
+        assert len(one) == det.model.config.num_queries and len(many) == len(one)
+        np.testing.assert_allclose(many.boxes_xyxy, one.boxes_xyxy, atol=1e-3)
+        np.testing.assert_allclose(many.id_logits, one.id_logits, atol=1e-4)
+        np.testing.assert_allclose(many.neg_logits, one.neg_logits, atol=1e-4)
+    # The images differ, so batch rows must not have been mixed up between them.
+    assert not np.allclose(batch[0].id_logits, batch[2].id_logits, atol=1e-3)
+
+
+def test_infer_batch_of_one_equals_infer_exactly(backend: GroundingDinoBackend) -> None:
+    backend.set_labels(ID_LABELS, NEG_LABELS, nega=True)
+    image = _image(seed=7)
+    one = backend.infer(image, 0.1)
+    (batch,) = backend.infer_batch([image], 0.1)
+    np.testing.assert_array_equal(batch.boxes_xyxy, one.boxes_xyxy)
+    np.testing.assert_array_equal(batch.id_logits, one.id_logits)
+    np.testing.assert_array_equal(batch.neg_logits, one.neg_logits)
+
+
+def test_infer_batch_empty_and_bad_inputs(backend: GroundingDinoBackend) -> None:
+    backend.set_labels(ID_LABELS, NEG_LABELS, nega=True)
+    assert backend.infer_batch([], 0.3) == []
+    with pytest.raises(ValueError, match=r'image 1 of the batch: .*HxWx3'):
+        backend.infer_batch([_image(), np.zeros((4, 4), np.uint8)], 0.3)
+    with pytest.raises(ValueError, match='box_threshold'):
+        backend.infer_batch([_image()], 1.5)
+
+
 # --------------------------------------------------------------------------- outputs
 
 

@@ -290,22 +290,29 @@ class GroundingDinoBackend(LabelSwapping):
     def _forward(
         self, state: _LabelState, pixel_values: torch.Tensor
     ) -> list[tuple[_Group, torch.Tensor, torch.Tensor]]:
-        """Per group: (group, label logits (B, Q, n_max) float32, boxes cxcywh (B, Q, 4))."""
+        """Per group: (group, label logits (B*P, Q, n_max) float32, boxes cxcywh (B*P, Q, 4)).
+
+        pixel_values (B, 3, h, w): B images of one size, already handed to the shared image
+        encoder (begin_frame). Rows are image-major: image i's P passes are rows i*P..i*P+P-1.
+        """
         import torch
 
+        images = pixel_values.shape[0]
         results = []
         for group in state.groups:
-            batch = len(group.passes)
+            batch = len(group.passes) * images
+            tiles = (images, 1)
             out = self.model(
-                pixel_values=pixel_values.expand(batch, -1, -1, -1),
-                input_ids=group.input_ids,
-                attention_mask=group.attention_mask,
-                token_type_ids=group.token_type_ids,
+                # Not read while a frame is open (the encoder has the images): a view suffices.
+                pixel_values=pixel_values[:1].expand(batch, -1, -1, -1),
+                input_ids=group.input_ids.repeat(tiles),
+                attention_mask=group.attention_mask.repeat(tiles),
+                token_type_ids=group.token_type_ids.repeat(tiles),
             )
             logits = out.logits.float()  # (B, Q, max_text_len)
             queries = logits.shape[1]
-            pos = group.token_pos[:, None, :].expand(batch, queries, -1)
-            lab = group.token_label[:, None, :].expand(batch, queries, -1)
+            pos = group.token_pos.repeat(tiles)[:, None, :].expand(batch, queries, -1)
+            lab = group.token_label.repeat(tiles)[:, None, :].expand(batch, queries, -1)
             per_label = torch.full(
                 (batch, queries, group.n_max + 1), float('-inf'), device=logits.device
             )
@@ -331,28 +338,77 @@ class GroundingDinoBackend(LabelSwapping):
         label order of set_labels; only queries whose best ID sigmoid >= box_threshold.
         Raises ValueError for a bad image or threshold, RuntimeError before set_labels.
         """
+        check_image(image_rgb, box_threshold)
+        with self._lock:
+            raws, timings = self._detect([image_rgb], box_threshold)
+            self.last_timings = timings
+        return raws[0]
+
+    def infer_batch(
+        self, images_rgb: Sequence[npt.NDArray[np.uint8]], box_threshold: float
+    ) -> list[RawDetections]:
+        """Detect on several images (of any sizes), one result per image, in order.
+
+        Images whose network input has the same size run as one batch through every forward
+        group (the backbone once per image, the passes of all images side by side); images of
+        another size run as a batch of their own. We do not pad mixed sizes into one tensor:
+        padding changes a DETR's outputs near the padded border (the backbone and the
+        position embeddings see it), so a camera's detections would depend on which other
+        cameras share its batch. Without padding each result equals :meth:`infer` on that
+        image up to float rounding. ``last_timings`` holds the whole batch's stages plus
+        'batch' = B. Raises ValueError naming the index of a bad image; on error no result
+        is returned. An empty sequence returns [].
+        """
+        images = list(images_rgb)
+        if not 0.0 <= box_threshold <= 1.0:
+            raise ValueError(f'box_threshold must be in [0, 1], got {box_threshold}')
+        for i, image in enumerate(images):
+            try:
+                check_image(image, box_threshold)
+            except ValueError as exc:
+                raise ValueError(f'image {i} of the batch: {exc}') from None
+        if not images:
+            return []
+        with self._lock:
+            raws, timings = self._detect(images, box_threshold)
+            self.last_timings = {**timings, 'batch': float(len(images))}
+        return raws
+
+    def _detect(
+        self, images: list[npt.NDArray[np.uint8]], box_threshold: float
+    ) -> tuple[list[RawDetections], dict[str, float]]:
+        """Preprocess, forwards per input size, merge per image (checked inputs; lock held)."""
         import torch
 
-        check_image(image_rgb, box_threshold)
-        height, width = int(image_rgb.shape[0]), int(image_rgb.shape[1])
-
-        with self._lock:
-            state = self._state
-            if state is None:
-                raise RuntimeError('set_labels must be called before infer')
-            timer = StageTimer.for_device(self._device)
-            with torch.inference_mode():
-                pixel_values = self.processor(image_rgb)
-                timer.mark('preprocess')
-                self._image_encoder.begin_frame()  # the backbone runs once for all passes
+        state = self._state
+        if state is None:
+            raise RuntimeError('set_labels must be called before infer')
+        timer = StageTimer.for_device(self._device)
+        with torch.inference_mode():
+            pixels = [self.processor(image) for image in images]
+            sizes: dict[tuple[int, ...], list[int]] = {}
+            for index, pixel in enumerate(pixels):
+                sizes.setdefault(tuple(pixel.shape[-2:]), []).append(index)
+            timer.mark('preprocess')
+            batches = []
+            for members in sizes.values():
+                stacked = pixels[members[0]] if len(members) == 1 else torch.cat(
+                    [pixels[i] for i in members])
+                self._image_encoder.begin_frame(stacked)  # the backbone once per image
                 try:
-                    forwards = self._forward(state, pixel_values)
+                    batches.append((members, self._forward(state, stacked)))
                 finally:
                     self._image_encoder.end_frame()
-                timer.mark('model')
-                passes = pass_outputs(state, forwards, height, width)
-            raw = aggregate_passes(
-                passes,
+            timer.mark('model')
+            per_image: dict[int, list[Any]] = {}
+            for members, forwards in batches:
+                for position, index in enumerate(members):
+                    height, width = images[index].shape[:2]
+                    per_image[index] = pass_outputs(
+                        state, forwards, int(height), int(width), image=position)
+        raws = [
+            aggregate_passes(
+                per_image[index],
                 len(state.id_labels),
                 len(state.neg_labels),
                 box_threshold,
@@ -360,6 +416,7 @@ class GroundingDinoBackend(LabelSwapping):
                 self._floor_logit,
                 self._id_merge,
             )
-            timer.mark('postprocess')
-            self.last_timings = timer.timings
-        return raw
+            for index in range(len(images))
+        ]
+        timer.mark('postprocess')
+        return raws, dict(timer.timings)

@@ -100,13 +100,19 @@ def pass_outputs(
     forwards: list[tuple[_Group, torch.Tensor, torch.Tensor]],
     height: int,
     width: int,
+    image: int = 0,
 ) -> list[PassOutput]:
-    """Per pass, in pass order: its boxes in source pixels and its label logits."""
+    """Per pass, in pass order: its boxes in source pixels and its label logits.
+
+    image: which image of a batched forward (its rows follow each other, one per pass).
+    """
     outputs: dict[int, PassOutput] = {}
     scale = np.array([width, height, width, height], np.float32)
     for group, per_label, boxes in forwards:
-        per_label_np = per_label.cpu().numpy()
-        boxes_np = boxes.cpu().numpy()
+        first = image * len(group.passes)
+        rows = slice(first, first + len(group.passes))
+        per_label_np = per_label[rows].cpu().numpy()
+        boxes_np = boxes[rows].cpu().numpy()
         for row, p in enumerate(group.passes):
             cx, cy, w, h = np.moveaxis(boxes_np[row], -1, 0)
             xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1) * scale

@@ -45,6 +45,12 @@ def _torch_modules() -> tuple[type[Any], type[Any], type[Any]]:
                     ids.shape == input_ids.shape and torch.equal(ids, input_ids)
                 ):
                     return BaseModelOutput(last_hidden_state=hidden) if return_dict else (hidden,)
+                # A batch of several images tiles the group's rows once per image.
+                tiles, rest = divmod(input_ids.shape[0], ids.shape[0])
+                if (tiles > 1 and not rest and ids.shape[1:] == input_ids.shape[1:]
+                        and torch.equal(ids.repeat(tiles, 1), input_ids)):
+                    hidden = hidden.repeat(tiles, 1, 1)
+                    return BaseModelOutput(last_hidden_state=hidden) if return_dict else (hidden,)
             return self.inner(
                 input_ids,
                 attention_mask,
@@ -57,38 +63,50 @@ def _torch_modules() -> tuple[type[Any], type[Any], type[Any]]:
     class SharedImageEncoder(torch.nn.Module):
         """Runs the image backbone once per frame and shares its features with every pass.
 
-        Every row of our batches holds the same image (one row per prompt pass), so the backbone
-        runs on row 0 only. Between :meth:`begin_frame` and :meth:`end_frame` (the backend's
-        infer) its output is kept and reused by every forward group of that frame; outside a
-        frame (direct calls of the model) nothing is cached.
+        The backend's batches hold B images, each repeated over consecutive rows (one row per
+        prompt pass), so the backbone needs to see each image once. Between
+        :meth:`begin_frame` and :meth:`end_frame` (the backend's infer) it runs on the B
+        images given to ``begin_frame`` (the rows of ``pixel_values`` are then not read: the
+        caller may pass a cheap expanded view), its output is kept, and every forward group of
+        the frame gets it with each image's features repeated over its rows. Outside a frame
+        (direct calls of the model) it runs on row 0 and nothing is cached.
         """
 
         def __init__(self, inner: torch.nn.Module) -> None:
             super().__init__()
             self.inner = inner
             self._frame_open = False
+            self._images: torch.Tensor | None = None
             self._cached: Any = None
 
-        def begin_frame(self) -> None:
-            self._frame_open, self._cached = True, None
+        def begin_frame(self, images: torch.Tensor | None = None) -> None:
+            """Open a frame; images (B, 3, h, w) are its images, None: row 0 of each call."""
+            self._frame_open, self._images, self._cached = True, images, None
 
         def end_frame(self) -> None:
-            self._frame_open, self._cached = False, None
+            self._frame_open, self._images, self._cached = False, None, None
 
         def forward(self, pixel_values: torch.Tensor, pixel_mask: torch.Tensor) -> Any:
-            batch = pixel_values.shape[0]
+            rows = pixel_values.shape[0]
             if self._frame_open and self._cached is not None:
                 out = self._cached
             else:
-                out = self.inner(pixel_values[:1], pixel_mask[:1])
+                images = pixel_values[:1] if self._images is None else self._images
+                mask = pixel_mask.new_ones((images.shape[0], *images.shape[2:]))
+                out = self.inner(images, mask)
                 if self._frame_open:
                     self._cached = out
-            if batch == 1:
+            count = out[0][0].shape[0]
+            if rows == count:
                 return out
-            return [
-                (fmap.expand(batch, *fmap.shape[1:]), mask.expand(batch, *mask.shape[1:]))
-                for fmap, mask in out
-            ]
+            if rows % count:
+                raise ValueError(f'{rows} batch rows cannot share the features of {count} images')
+            if count == 1:  # a view: no copy of the features per pass
+                return [(fmap.expand(rows, *fmap.shape[1:]), mask.expand(rows, *mask.shape[1:]))
+                        for fmap, mask in out]
+            per_image = rows // count
+            return [(fmap.repeat_interleave(per_image, dim=0),
+                     mask.repeat_interleave(per_image, dim=0)) for fmap, mask in out]
 
     class Fp32Sampling(torch.nn.Module):
         """Runs multi-scale deformable sampling (grid_sample) in fp32 inside an fp16 model.
