@@ -3,6 +3,8 @@
     ros2 launch negas_ros detector.launch.py image_topic:=/my_camera/image_raw
     ros2 launch negas_ros detector.launch.py labels_file:=/path/to/labels.yaml use_rviz:=true
     ros2 launch negas_ros detector.launch.py device:=cpu   # no GPU
+    ros2 launch negas_ros detector.launch.py cameras:=front,left,right use_rviz:=true \
+        camera_topics:=/cam_front/image_raw,/cam_left/image_raw,/cam_right/image_raw
     ros2 launch negas_ros detector.launch.py --show-args  # every argument with its description
 
 Every node parameter comes from ``params_file`` (default: the installed
@@ -18,8 +20,10 @@ The unit tests import this file without ROS and check the plain functions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+import copy
 import os
+import tempfile
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -54,9 +58,38 @@ def launch_arguments(share_dir: str) -> list[tuple[str, str, str]]:
         ('model', '',
          "Checkpoint: a hub id or a local directory. Empty: keep the params "
          "file's."),
+        ('cameras', '',
+         'Comma-separated camera names served by one model (front,left,right): the node '
+         'reads <name>/image and publishes <name>/detections, ... Empty: one camera on '
+         'image_topic.'),
+        ('camera_topics', '',
+         'With cameras: comma-separated camera topics in the order of cameras, each remapped '
+         'to <name>/image (<topic>/compressed to <name>/image/compressed). Empty: '
+         '/<name>/image_raw for each camera.'),
         ('use_rviz', 'false',
-         'Also start rviz2 showing the debug image and the camera image.'),
+         'Also start rviz2 showing the debug image and the camera image (with cameras: '
+         "every camera's debug image)."),
     ]
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(',') if part.strip()]
+
+
+def camera_inputs(args: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(camera name, its topic) per camera of the ``cameras`` argument; [] without cameras.
+
+    Raises ValueError when camera_topics is given but does not name one topic per camera.
+    """
+    names = _split(args['cameras'])
+    topics = _split(args['camera_topics'])
+    if topics and len(topics) != len(names):
+        raise ValueError(
+            f"camera_topics names {len(topics)} topics for {len(names)} cameras "
+            f"({', '.join(names) or 'none'}); give one topic per camera, in the same order")
+    if not topics:
+        topics = [f'/{name}/image_raw' for name in names]
+    return list(zip(names, topics, strict=True))
 
 
 def fastdds_profile(share_dir: str) -> tuple[str, str]:
@@ -77,33 +110,89 @@ def detector_node(args: Mapping[str, str]) -> dict[str, Any]:
     string. Overrides become '-p name:=value' rules after '--params-file', so they win over the
     file.
     """
-    overrides = [(name, args[name]) for name in OVERRIDABLE_PARAMETERS if args[name]]
+    overrides: list[Any] = [(name, args[name]) for name in OVERRIDABLE_PARAMETERS if args[name]]
     image_topic = args['image_topic']
+    # The node subscribes to the relative 'image' ('image/compressed' when the parameter
+    # input_transport is 'compressed'), or '<name>/image' per camera.
+    inputs = camera_inputs(args)
+    if inputs:
+        # A dict keeps the names strings (launch_ros writes it to a params file as YAML).
+        overrides.append({'cameras': [name for name, _ in inputs]})
+    else:
+        inputs = [('', image_topic)]
+    remappings = []
+    for name, topic in inputs:
+        prefix = f'{name}/' if name else ''
+        remappings += [(f'{prefix}image', topic), (f'{prefix}image/compressed',
+                                                   topic + '/compressed')]
     return {
         'package': PACKAGE,
         'executable': 'detector_node',
         'name': 'negas_detector',
         'namespace': args['namespace'],
         'parameters': [args['params_file'], *overrides],
-        # The node subscribes to the relative 'image' ('image/compressed' when the parameter
-        # input_transport is 'compressed').
-        'remappings': [('image', image_topic), ('image/compressed', image_topic + '/compressed')],
+        'remappings': remappings,
         'output': 'screen',
         'emulate_tty': True,
     }
 
 
-def rviz_node(args: Mapping[str, str], share_dir: str) -> dict[str, Any]:
-    """Keyword arguments of the rviz2 Node (started only when use_rviz is true)."""
+def camera_rviz_config(share_dir: str, cameras: Sequence[str]) -> dict[str, Any]:
+    """The shipped rviz layout with one Image display per camera's debug image
+    (``/<name>/debug_image``, remapped by :func:`rviz_node` into the detector's namespace)."""
+    import yaml
+
+    with open(os.path.join(share_dir, 'rviz', 'negas.rviz'), encoding='utf-8') as stream:
+        layout = yaml.safe_load(stream)
+    displays = layout['Visualization Manager']['Displays']
+    template = next(d for d in displays if d.get('Topic', {}).get('Value') == '/debug_image')
+    per_camera = []
+    for name in cameras:
+        display = copy.deepcopy(template)
+        display['Name'] = f'NegAS detections: {name}'
+        display['Topic']['Value'] = f'/{name}/debug_image'
+        per_camera.append(display)
+    layout['Visualization Manager']['Displays'] = per_camera
+    geometry = layout['Window Geometry']
+    for key in ('Camera', 'NegAS detections'):
+        geometry.pop(key, None)
+    for display in per_camera:
+        geometry[display['Name']] = {'collapsed': False}
+    return dict(layout)
+
+
+def rviz_node(args: Mapping[str, str], share_dir: str,
+              config_dir: str | None = None) -> dict[str, Any]:
+    """Keyword arguments of the rviz2 Node (started only when use_rviz is true).
+
+    With cameras, the layout is :func:`camera_rviz_config`, written to ``config_dir`` (a new
+    temporary directory when None).
+    """
+    cameras = [name for name, _ in camera_inputs(args)]
+    if not cameras:
+        return {
+            'package': 'rviz2',
+            'executable': 'rviz2',
+            'arguments': ['-d', os.path.join(share_dir, 'rviz', 'negas.rviz')],
+            # negas.rviz shows /debug_image and /camera/image_raw; the remappings point rviz2
+            # at the detector's actual topics when namespace or image_topic are changed.
+            'namespace': args['namespace'],
+            'remappings': [('/debug_image', 'debug_image'),
+                           ('/camera/image_raw', args['image_topic'])],
+            'output': 'screen',
+        }
+    import yaml
+
+    directory = config_dir or tempfile.mkdtemp(prefix='negas_rviz_')
+    path = os.path.join(directory, 'negas_cameras.rviz')
+    with open(path, 'w', encoding='utf-8') as stream:
+        yaml.safe_dump(camera_rviz_config(share_dir, cameras), stream, sort_keys=False)
     return {
         'package': 'rviz2',
         'executable': 'rviz2',
-        'arguments': ['-d', os.path.join(share_dir, 'rviz', 'negas.rviz')],
-        # negas.rviz shows /debug_image and /camera/image_raw; the remappings point rviz2 at the
-        # detector's actual topics when namespace or image_topic are changed.
+        'arguments': ['-d', path],
         'namespace': args['namespace'],
-        'remappings': [('/debug_image', 'debug_image'),
-                       ('/camera/image_raw', args['image_topic'])],
+        'remappings': [(f'/{name}/debug_image', f'{name}/debug_image') for name in cameras],
         'output': 'screen',
     }
 
@@ -121,10 +210,12 @@ def _start_nodes(context: LaunchContext) -> list[Node]:
             for name, _, _ in launch_arguments(share_dir)}
     settings = detector_node(args)
     params_file, *overrides = settings.pop('parameters')
-    # value_type=str keeps a value such as 'true' or '1' a string.
+    # value_type=str keeps a value such as 'true' or '1' a string; dicts (cameras) go as they
+    # are.
     detector = Node(
         parameters=[params_file,
-                    *(Parameter(name, value, value_type=str) for name, value in overrides)],
+                    *(override if isinstance(override, dict)
+                      else Parameter(*override, value_type=str) for override in overrides)],
         **settings)
     rviz = Node(condition=IfCondition(LaunchConfiguration('use_rviz')),
                 **rviz_node(args, share_dir))

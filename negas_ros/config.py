@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 import os
 from pathlib import Path
+import re
 from typing import Any
 
 from negas_ros.backends.base import BACKEND_MODULES, BackendSpec
@@ -102,6 +103,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('input_transport', 'raw',
               "'raw': subscribe image (sensor_msgs/Image); 'compressed': image/compressed.",
               read_only=True, choices=('raw', 'compressed')),
+    ParamSpec('cameras', [''],
+              "Camera names; one model serves them all, their frames batched. [''] (default): "
+              'one camera on image, detections, ... Names: <name>/image, <name>/detections, ...',
+              read_only=True),
     ParamSpec('publish_debug_image', True,
               'Publish debug_image (drawn only while someone subscribes).'),
     ParamSpec('autostart', True,
@@ -137,6 +142,7 @@ class DetectorConfig:
     unknown_label: str
     max_detections: int
     input_transport: str
+    cameras: tuple[str, ...]
     publish_debug_image: bool
     backend_options: Mapping[str, Any]
     autostart: bool
@@ -210,7 +216,7 @@ def config_from_values(
             f'unknown parameter(s) {", ".join(unknown)}; known: {", ".join(sorted(_SPECS))}')
     merged = {**default_values(), **values}
     for name in _SPECS:
-        if name not in ('id_labels', 'negative_labels'):
+        if name not in ('id_labels', 'negative_labels', 'cameras'):
             _check_type(name, merged[name])
     for spec in PARAMETERS:
         value = merged[spec.name]
@@ -295,11 +301,32 @@ def config_from_values(
         unknown_label=str(merged['unknown_label']).strip(),
         max_detections=int(merged['max_detections']),
         input_transport=str(merged['input_transport']),
+        cameras=_cameras(merged['cameras']),
         publish_debug_image=bool(merged['publish_debug_image']),
         backend_options=_backend_options(merged),
         autostart=bool(merged['autostart']),
         values=dict(merged),
     )
+
+
+_CAMERA_TOKEN = re.compile(r'[A-Za-z][A-Za-z0-9_]*')
+
+
+def _cameras(value: Any) -> tuple[str, ...]:
+    """The camera names: ('',) for the single unnamed camera, else unique relative names."""
+    names = [str(v).strip() for v in _clean_list(value, 'cameras')]
+    if not names:
+        return ('',)
+    for name in names:
+        if not all(_CAMERA_TOKEN.fullmatch(token) for token in name.split('/')):
+            raise ConfigError(
+                f"parameter 'cameras' has {name!r}; a camera name is a relative ROS name "
+                "(letters, digits, '_', tokens separated by '/', each starting with a letter), "
+                "e.g. 'front' or 'cam/left'")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"parameter 'cameras' names {', '.join(repeated)} more than once")
+    return tuple(names)
 
 
 def _backend_options(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,14 +5,24 @@ deactivate stops; cleanup frees the model. With ``autostart`` (default) a plain
 ``ros2 run negas_ros detector_node`` configures and activates by itself, and exits with an
 error when the configuration is invalid.
 
-Threading: the subscription callback only stores the newest frame; a worker thread runs the
-model. A frame that arrives while another waits replaces it and is counted as dropped, so the
-node never builds a backlog of stale frames.
+Threading: the subscription callbacks only store each camera's newest frame; a worker thread
+runs the model. A frame that arrives while another of the same camera waits replaces it and is
+counted as dropped, so the node never builds a backlog of stale frames.
+
+Cameras (parameter ``cameras``): one model serves every camera. The worker takes the frames
+waiting at that moment, at most one per camera, and runs them as one batch
+(``DetectorPipeline.process_batch``), so a camera waits at most for the batch in flight, and a
+silent camera holds up nobody. Each camera has its own topics (``<name>/image`` in,
+``<name>/detections``, ``<name>/ood_detections``, ``<name>/debug_image`` out), counters and
+``/diagnostics`` status; ``label_info`` is shared. ``cameras: ['']`` (the default) is one camera
+on the plain names ``image``, ``detections``, ...
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+import functools
 import sys
 import threading
 import time
@@ -55,7 +65,7 @@ from negas_ros.drawing import draw_detections
 from negas_ros.image_convert import ImageError, compressed_to_rgb, raw_to_rgb, rgb_to_bgr
 from negas_ros.msg import OodDetectionArray
 from negas_ros.package_paths import share_dir
-from negas_ros.pipeline import DetectorPipeline
+from negas_ros.pipeline import DetectorPipeline, FrameResult
 from negas_ros.ros.conversions import (
     bgr_to_image_msg,
     to_detection_arrays,
@@ -90,6 +100,38 @@ def _share_dir() -> str | None:
     return share_dir(source_tree_fallback=False)
 
 
+_COUNTERS = ('received', 'processed', 'dropped', 'bad_images', 'errors', 'non_finite_outputs',
+             'batched')
+
+
+@dataclass
+class _Camera:
+    """One camera's input, outputs, newest waiting frame and counters.
+
+    errors: frames that failed for any other reason than a bad image; non_finite_outputs: of
+    those, the model gave NaN/inf (a broken model or precision, never "no detections");
+    batched: processed frames that shared their model run with another camera's frame.
+    """
+
+    name: str  # '' for the single unnamed camera
+    subscription: Any = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    pending: Image | CompressedImage | None = None
+    stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTERS, 0))
+    latency_ema_s: float = 0.0
+    last_frame_time: float = 0.0
+
+    def topic(self, relative: str) -> str:
+        """The camera's name for a per-camera topic ('image' -> 'front/image')."""
+        return f'{self.name}/{relative}' if self.name else relative
+
+    @property
+    def input_topic(self) -> str:
+        """The subscribed topic's resolved name, for messages."""
+        return self.subscription.topic_name if self.subscription is not None else \
+            self.topic('image')
+
+
 class DetectorNode(LifecycleNode):
     """See the module docstring; topics and parameters are documented in the README."""
 
@@ -99,19 +141,12 @@ class DetectorNode(LifecycleNode):
             self.declare_parameter(spec.name, spec.default, _descriptor(spec))
         self._share_dir = _share_dir()
         self._pipeline: DetectorPipeline | None = None  # owns the running configuration
-        self._image_sub: Any = None
-        self._outputs: dict[str, Any] = {}
-        self._frame_cv = threading.Condition()
-        self._pending: Image | CompressedImage | None = None
+        self._cameras: list[_Camera] = []
+        self._label_info_pub: Any = None
+        self._frame_cv = threading.Condition()  # guards every camera's pending frame
         self._worker: threading.Thread | None = None
         self._worker_running = False
         self._is_active = False
-        # errors: frames that failed for any other reason; non_finite_outputs: of those, the
-        # model gave NaN/inf (a broken model or precision, never reported as "no detections").
-        self.stats = {'received': 0, 'processed': 0, 'dropped': 0, 'bad_images': 0,
-                      'errors': 0, 'non_finite_outputs': 0}
-        self._latency_ema_s = 0.0
-        self._last_frame_time = 0.0
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         # Images and timers in their own group: a parameter callback that encodes labels (the
@@ -219,131 +254,173 @@ class DetectorNode(LifecycleNode):
         self._teardown()
         return super().on_shutdown(state)
 
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters summed over the cameras."""
+        return {key: sum(c.stats[key] for c in self._cameras) for key in _COUNTERS}
+
     def _teardown(self) -> None:
         self._is_active = False
         self._worker_running = False
         with self._frame_cv:
-            self._pending = None
+            for camera in self._cameras:
+                camera.pending = None
             self._frame_cv.notify_all()
         if self._worker is not None:
             self._worker.join(timeout=10.0)
             self._worker = None
-        if self._image_sub is not None:
-            self.destroy_subscription(self._image_sub)
-            self._image_sub = None
-        for publisher in self._outputs.values():
-            self.destroy_lifecycle_publisher(publisher)
-        self._outputs = {}
+        for camera in self._cameras:
+            if camera.subscription is not None:
+                self.destroy_subscription(camera.subscription)
+            for publisher in camera.outputs.values():
+                self.destroy_lifecycle_publisher(publisher)
+        self._cameras = []
+        if self._label_info_pub is not None:
+            self.destroy_lifecycle_publisher(self._label_info_pub)
+            self._label_info_pub = None
         self._pipeline = None  # frees the model (and the configuration it owns)
 
     def _create_io(self, config: DetectorConfig) -> None:
-        self._outputs = {
-            'detections': self.create_lifecycle_publisher(Detection2DArray, 'detections', 10),
-            'ood_detections': self.create_lifecycle_publisher(
-                OodDetectionArray, 'ood_detections', 10),
-            'label_info': self.create_lifecycle_publisher(
-                LabelInfo, 'label_info',
-                QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                           durability=DurabilityPolicy.TRANSIENT_LOCAL)),
-            'debug_image': self.create_lifecycle_publisher(Image, 'debug_image', 2),
-        }
+        self._label_info_pub = self.create_lifecycle_publisher(
+            LabelInfo, 'label_info',
+            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL))
         # Depth 1: only the newest frame matters; older ones would only add latency.
         qos = QoSProfile(depth=1, reliability=qos_profile_sensor_data.reliability,
                          durability=qos_profile_sensor_data.durability,
                          history=qos_profile_sensor_data.history)
-        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
         if config.input_transport == 'compressed':
-            topic, msg_type = 'image/compressed', CompressedImage
+            relative, msg_type = 'image/compressed', CompressedImage
         else:
-            topic, msg_type = 'image', Image
-        self._image_sub = self.create_subscription(
-            msg_type, topic, self._on_image, qos, event_callbacks=events,
-            callback_group=self._io_group,
-            qos_overriding_options=QoSOverridingOptions.with_default_policies())
+            relative, msg_type = 'image', Image
+        self._cameras = []
+        for name in config.cameras:
+            camera = _Camera(name)
+            camera.outputs = {
+                'detections': self.create_lifecycle_publisher(
+                    Detection2DArray, camera.topic('detections'), 10),
+                'ood_detections': self.create_lifecycle_publisher(
+                    OodDetectionArray, camera.topic('ood_detections'), 10),
+                'debug_image': self.create_lifecycle_publisher(
+                    Image, camera.topic('debug_image'), 2),
+            }
+            events = SubscriptionEventCallbacks(
+                incompatible_qos=functools.partial(self._on_incompatible_qos, camera))
+            camera.subscription = self.create_subscription(
+                msg_type, camera.topic(relative),
+                functools.partial(self._on_image, camera), qos, event_callbacks=events,
+                callback_group=self._io_group,
+                qos_overriding_options=QoSOverridingOptions.with_default_policies())
+            self._cameras.append(camera)
 
     # ---- frames ----------------------------------------------------------------------------
 
-    def _on_incompatible_qos(self, info: QoSRequestedIncompatibleQoSInfo) -> None:
-        topic = self._image_sub.topic_name if self._image_sub else 'image'
+    def _on_incompatible_qos(self, camera: _Camera,
+                             info: QoSRequestedIncompatibleQoSInfo) -> None:
+        topic = camera.input_topic
         self.get_logger().warning(
             f"a publisher on '{topic}' has QoS incompatible with this subscription "
             f'(policy id {info.last_policy_kind}, {info.total_count} so far): no images will '
             'arrive from it. The subscription is best effort by default; override it with '
             f"qos_overrides.{topic}.subscription.reliability", throttle_duration_sec=_THROTTLE_S)
 
-    def _on_image(self, msg: Image | CompressedImage) -> None:
+    def _on_image(self, camera: _Camera, msg: Image | CompressedImage) -> None:
         with self._frame_cv:
-            self.stats['received'] += 1
-            self._last_frame_time = time.monotonic()
-            if self._pending is not None:
-                self.stats['dropped'] += 1
+            camera.stats['received'] += 1
+            camera.last_frame_time = time.monotonic()
+            if camera.pending is not None:
+                camera.stats['dropped'] += 1
                 self.get_logger().warning(
-                    f"inference slower than the camera: {self.stats['dropped']} frames dropped "
-                    'so far (only the newest frame is kept)', throttle_duration_sec=_THROTTLE_S)
-            self._pending = msg
+                    f"inference slower than the camera on '{camera.input_topic}': "
+                    f"{camera.stats['dropped']} frames dropped so far (only the newest frame is "
+                    'kept)', throttle_duration_sec=_THROTTLE_S)
+            camera.pending = msg
             self._frame_cv.notify()
+
+    def _take_frames(self) -> list[tuple[_Camera, Image | CompressedImage]]:
+        """Wait for frames; then take every camera's waiting frame (at most one each)."""
+        with self._frame_cv:
+            while self._worker_running and not any(c.pending for c in self._cameras):
+                self._frame_cv.wait(timeout=0.5)
+            taken = [(c, c.pending) for c in self._cameras if c.pending is not None]
+            for camera, _ in taken:
+                camera.pending = None
+        return taken
 
     def _work_loop(self) -> None:
         while self._worker_running:
-            with self._frame_cv:
-                while self._pending is None and self._worker_running:
-                    self._frame_cv.wait(timeout=0.5)
-                msg, self._pending = self._pending, None
-            if msg is None:
+            frames = self._take_frames()
+            if not frames:
                 continue
             try:
-                self._process(msg)
+                self._process(frames)
             except NonFiniteOutputError as exc:
-                self.stats['errors'] += 1
-                self.stats['non_finite_outputs'] += 1
+                for camera, _ in frames:
+                    camera.stats['errors'] += 1
+                    camera.stats['non_finite_outputs'] += 1
                 self.get_logger().error(
-                    f"frame from '{self._image_sub.topic_name if self._image_sub else ''}' "
-                    f"failed: {exc}; {self.stats['non_finite_outputs']} such frames so far",
+                    f'frames from {", ".join(repr(c.input_topic) for c, _ in frames)} failed: '
+                    f"{exc}; {self.stats['non_finite_outputs']} such frames so far",
                     throttle_duration_sec=_THROTTLE_S)
             except Exception as exc:  # a failing frame must not kill the node
-                self.stats['errors'] += 1
+                for camera, _ in frames:
+                    camera.stats['errors'] += 1
                 self.get_logger().error(f'frame failed: {exc!r}',
                                         throttle_duration_sec=_THROTTLE_S)
 
-    def _process(self, msg: Image | CompressedImage) -> None:
+    def _decode(self, camera: _Camera, msg: Image | CompressedImage) -> Any:
+        """The frame as an RGB array, or None for a bad image (skipped and counted)."""
+        try:
+            if isinstance(msg, CompressedImage):
+                return compressed_to_rgb(msg.format, msg.data)
+            return raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data,
+                              msg.is_bigendian)
+        except ImageError as exc:
+            camera.stats['bad_images'] += 1
+            self.get_logger().warning(
+                f"skipped a bad image on '{camera.input_topic}' "
+                f"(frame_id '{msg.header.frame_id}'): {exc}; "
+                f"{camera.stats['bad_images']} skipped so far", throttle_duration_sec=_THROTTLE_S)
+            return None
+
+    def _process(self, frames: list[tuple[_Camera, Image | CompressedImage]]) -> None:
         pipeline, active = self._pipeline, self._is_active
         if pipeline is None or not active:
             return
         started = time.perf_counter()
-        try:
-            if isinstance(msg, CompressedImage):
-                rgb = compressed_to_rgb(msg.format, msg.data)
-            else:
-                rgb = raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data,
-                                 msg.is_bigendian)
-        except ImageError as exc:
-            self.stats['bad_images'] += 1
-            self.get_logger().warning(
-                f"skipped a bad image on '{self._image_sub.topic_name}' "
-                f"(frame_id '{msg.header.frame_id}'): {exc}; "
-                f"{self.stats['bad_images']} skipped so far", throttle_duration_sec=_THROTTLE_S)
+        decoded = [(camera, msg, self._decode(camera, msg)) for camera, msg in frames]
+        good = [(camera, msg, rgb) for camera, msg, rgb in decoded if rgb is not None]
+        if not good:
             return
-        result = pipeline.process(rgb)
+        if len(good) == 1:
+            results = [pipeline.process(good[0][2])]
+        else:
+            results = pipeline.process_batch([rgb for _, _, rgb in good])
+        for (camera, msg, rgb), result in zip(good, results, strict=True):
+            self._publish(camera, msg.header, rgb, result)
+            camera.stats['processed'] += 1
+            camera.stats['batched'] += len(good) > 1
+            # Each camera's latency covers the whole batch it rode in: what it waited for.
+            latency = time.perf_counter() - started
+            camera.latency_ema_s = latency if camera.stats['processed'] == 1 else (
+                0.9 * camera.latency_ema_s + 0.1 * latency)
+
+    def _publish(self, camera: _Camera, header: Header, rgb: Any, result: FrameResult) -> None:
         config = result.config
-        header: Header = msg.header
         plain, rich = to_detection_arrays(
             result.detections, header, config.unknown_label, config.score_method,
             config.ood_threshold, config.nega)
-        self._outputs['detections'].publish(plain)
-        self._outputs['ood_detections'].publish(rich)
-        debug = self._outputs['debug_image']
+        camera.outputs['detections'].publish(plain)
+        camera.outputs['ood_detections'].publish(rich)
+        debug = camera.outputs['debug_image']
         if config.publish_debug_image and debug.get_subscription_count() > 0:
             canvas = draw_detections(rgb_to_bgr(rgb), result.detections, config.unknown_label)
             debug.publish(bgr_to_image_msg(canvas, header))
-        self.stats['processed'] += 1
-        latency = time.perf_counter() - started
-        self._latency_ema_s = latency if self.stats['processed'] == 1 else (
-            0.9 * self._latency_ema_s + 0.1 * latency)
 
     # ---- status ----------------------------------------------------------------------------
 
     def _publish_label_info(self) -> None:
-        publisher = self._outputs.get('label_info')
+        publisher = self._label_info_pub
         config = self.config
         if publisher is None or config is None:
             return
@@ -352,37 +429,53 @@ class DetectorNode(LifecycleNode):
                                         config.box_threshold, header))
 
     def _warn_if_no_input(self) -> None:
-        if not self._is_active or self._image_sub is None:
+        if not self._is_active:
             return
-        if time.monotonic() - self._last_frame_time < 10.0:
-            return
-        topic = self._image_sub.topic_name
-        publishers = self.get_publishers_info_by_topic(topic)
-        if not publishers:
-            hint = 'no publisher on it: check the topic name or remap image:=<camera topic>'
-        else:
-            hint = 'publishers: ' + ', '.join(
-                f'{p.node_namespace.rstrip("/")}/{p.node_name} '
-                f'({p.qos_profile.reliability.name.lower()})' for p in publishers)
-        self.get_logger().warning(f"no images on '{topic}' for 10 s; {hint}",
-                                  throttle_duration_sec=30.0)
+        now = time.monotonic()
+        for camera in self._cameras:
+            if camera.subscription is None or now - camera.last_frame_time < 10.0:
+                continue
+            topic = camera.input_topic
+            publishers = self.get_publishers_info_by_topic(topic)
+            if not publishers:
+                relative = camera.topic('image')
+                hint = ('no publisher on it: check the topic name or remap '
+                        f'{relative}:=<camera topic>')
+            else:
+                hint = 'publishers: ' + ', '.join(
+                    f'{p.node_namespace.rstrip("/")}/{p.node_name} '
+                    f'({p.qos_profile.reliability.name.lower()})' for p in publishers)
+            self.get_logger().warning(f"no images on '{topic}' for 10 s; {hint}",
+                                      throttle_duration_sec=30.0)
 
     def _publish_diagnostics(self) -> None:
-        status = DiagnosticStatus(name=f'{self.get_name()}: inference',
-                                  hardware_id=self.config.device if self.config else '')
-        bad = self.stats['bad_images'] + self.stats['errors']
-        status.level = DiagnosticStatus.WARN if bad else DiagnosticStatus.OK
-        if self.stats['non_finite_outputs']:
-            status.level = DiagnosticStatus.ERROR  # the model itself is broken
-        status.message = 'active' if self._is_active else 'inactive'
-        if self.stats['non_finite_outputs']:
-            status.message += (f"; model output NaN/inf on {self.stats['non_finite_outputs']} "
-                               'frames (check the weights and the precision, e.g. half)')
-        status.values = [KeyValue(key=k, value=str(v)) for k, v in self.stats.items()]
-        status.values.append(KeyValue(key='latency_ms', value=f'{self._latency_ema_s * 1e3:.1f}'))
+        statuses = [self._camera_status(camera) for camera in self._cameras]
+        if not statuses:  # not configured: one status says so
+            statuses = [self._camera_status(_Camera(''))]
         self._diagnostics_pub.publish(
             DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),
-                            status=[status]))
+                            status=statuses))
+
+    def _camera_status(self, camera: _Camera) -> DiagnosticStatus:
+        """One status per camera: 'negas_detector: inference' for the single unnamed camera,
+        'negas_detector: inference <camera>' for named ones."""
+        stats = camera.stats
+        name = f'{self.get_name()}: inference' + (f' {camera.name}' if camera.name else '')
+        status = DiagnosticStatus(name=name,
+                                  hardware_id=self.config.device if self.config else '')
+        bad = stats['bad_images'] + stats['errors']
+        status.level = DiagnosticStatus.WARN if bad else DiagnosticStatus.OK
+        if stats['non_finite_outputs']:
+            status.level = DiagnosticStatus.ERROR  # the model itself is broken
+        status.message = 'active' if self._is_active else 'inactive'
+        if stats['non_finite_outputs']:
+            status.message += (f"; model output NaN/inf on {stats['non_finite_outputs']} "
+                               'frames (check the weights and the precision, e.g. half)')
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in stats.items()]
+        status.values.append(KeyValue(key='latency_ms', value=f'{camera.latency_ema_s * 1e3:.1f}'))
+        if camera.subscription is not None:
+            status.values.append(KeyValue(key='topic', value=camera.input_topic))
+        return status
 
 
 def _ros_param_sources(argv: Sequence[str]) -> tuple[list[str], dict[str, Any]]:

@@ -164,3 +164,16 @@ def test_embedded_model_name_resolves_inside_the_package() -> None:
     assert Path(config.model).is_absolute()
     with pytest.raises(ConfigError, match='set backend: yolo_world'):
         config_from_values({**BASE, 'backend': 'grounding_dino', 'model': 'negas_mini'})
+
+
+def test_cameras_parameter() -> None:
+    base = {'id_labels': ['car']}
+    assert config_from_values(base).cameras == ('',)  # today's single camera, plain names
+    assert config_from_values({**base, 'cameras': ['']}).cameras == ('',)
+    assert config_from_values({**base, 'cameras': ['front', 'cam/left']}).cameras == (
+        'front', 'cam/left')
+    for bad in (['front', 'front'], ['1st'], ['/front'], ['front/'], ['fr ont'], ['a-b']):
+        with pytest.raises(ConfigError, match="parameter 'cameras'"):
+            config_from_values({**base, 'cameras': bad})
+    with pytest.raises(ConfigError, match="'cameras' must be a list"):
+        config_from_values({**base, 'cameras': 'front'})

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from negas_ros.config import PARAMETERS, load_params_file
+from negas_ros.config import PARAMETERS, config_from_values, load_params_file
 from negas_ros.package_paths import resolve_package_uri
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,7 +39,8 @@ PARAMETER_NAMES = {spec.name for spec in PARAMETERS}
 SHARE_DIR = str(REPO)
 
 EXPECTED_ARGUMENTS = [
-    'params_file', 'labels_file', 'namespace', 'image_topic', 'device', 'model', 'use_rviz']
+    'params_file', 'labels_file', 'namespace', 'image_topic', 'device', 'model', 'cameras',
+    'camera_topics', 'use_rviz']
 # Inline label lists: the alternative to labels_file, documented in detector.yaml comments.
 INLINE_LABEL_PARAMETERS = {'id_labels', 'negative_labels'}
 LAUNCH_MODULES = ('launch', 'launch.actions', 'launch.conditions', 'launch.substitutions',
@@ -163,7 +164,7 @@ def test_defaults(launch_file: types.ModuleType) -> None:
     assert defaults['image_topic'] == '/camera/image_raw'
     assert defaults['use_rviz'] == 'false'
     # Empty means "keep the params file's value", so config/detector.yaml stays authoritative.
-    for name in ('labels_file', 'model', 'device', 'namespace'):
+    for name in ('labels_file', 'model', 'device', 'namespace', 'cameras', 'camera_topics'):
         assert defaults[name] == '', name
 
 
@@ -263,6 +264,55 @@ def test_rviz_is_remapped_to_the_rviz_file_topics(launch_file: types.ModuleType)
     assert set(remappings) == set(_rviz_topics())
     # The detector publishes the relative debug_image in its namespace; the camera is the input.
     assert remappings == {'/debug_image': 'debug_image', '/camera/image_raw': '/front/image_raw'}
+
+
+def test_cameras_get_their_own_inputs_and_the_cameras_parameter(
+        launch_file: types.ModuleType) -> None:
+    values = _values(launch_file, cameras=' front, left ,right',
+                     camera_topics='/cam_front/image_raw,/cam_left/image_raw,/cam_right/raw',
+                     device='cpu')
+    node = launch_file.detector_node(values)
+    # The names reach the node as the string array parameter 'cameras', after the file.
+    assert node['parameters'][1:] == [('device', 'cpu'),
+                                      {'cameras': ['front', 'left', 'right']}]
+    assert dict(node['remappings']) == {
+        'front/image': '/cam_front/image_raw',
+        'front/image/compressed': '/cam_front/image_raw/compressed',
+        'left/image': '/cam_left/image_raw',
+        'left/image/compressed': '/cam_left/image_raw/compressed',
+        'right/image': '/cam_right/raw',
+        'right/image/compressed': '/cam_right/raw/compressed',
+    }
+    # The node accepts what the launch file gives it (the names are valid camera names).
+    config_from_values({'id_labels': ['car'], 'cameras': ['front', 'left', 'right']})
+    # Without camera_topics each camera reads /<name>/image_raw.
+    default_topics = launch_file.detector_node(_values(launch_file, cameras='front,rear'))
+    assert dict(default_topics['remappings'])['rear/image'] == '/rear/image_raw'
+
+
+def test_camera_topics_must_match_the_cameras(launch_file: types.ModuleType) -> None:
+    values = _values(launch_file, cameras='front,left', camera_topics='/a/image')
+    with pytest.raises(ValueError, match='1 topics for 2 cameras'):
+        launch_file.detector_node(values)
+
+
+def test_rviz_shows_every_cameras_debug_image(launch_file: types.ModuleType,
+                                              tmp_path: Path) -> None:
+    values = _values(launch_file, cameras='front,left,right', namespace='robot1')
+    rviz = launch_file.rviz_node(values, SHARE_DIR, str(tmp_path))
+    path = rviz['arguments'][rviz['arguments'].index('-d') + 1]
+    assert Path(path).parent == tmp_path
+    layout = yaml.safe_load(Path(path).read_text(encoding='utf-8'))
+    displays = layout['Visualization Manager']['Displays']
+    assert [(d['Class'], d['Topic']['Value']) for d in displays] == [
+        ('rviz_default_plugins/Image', f'/{name}/debug_image')
+        for name in ('front', 'left', 'right')]
+    assert all(d['Topic']['Reliability Policy'] == 'Best Effort' for d in displays)
+    # Each display's topic is remapped to the detector's relative output in its namespace.
+    assert rviz['namespace'] == 'robot1'
+    assert dict(rviz['remappings']) == {f'/{n}/debug_image': f'{n}/debug_image'
+                                        for n in ('front', 'left', 'right')}
+    assert {d['Name'] for d in displays} <= set(layout['Window Geometry'])
 
 
 # ---- the launch description, built with recording stand-ins ------------------------------------
