@@ -15,9 +15,8 @@ Plan (every configuration appears exactly once in ``runs``: measured, or with ``
   grounding_dino tiny 800  fp32, fp16
   each with 0 / 80 / 1000 negative labels, NegA off / on, batch 1 / 6
 
-YOLO-World batch 6 is ``backend.infer_batch`` on six different images (one forward); Grounding
-DINO has no batch API, so its batch-6 rows are recorded as not supported (run automatically once
-the backend grows ``infer_batch``). Each configuration: a few warm-up calls, then ``--iters``
+Batch 6 is ``backend.infer_batch`` on six different images of one size (YOLO-World: one
+forward; Grounding DINO: every forward group carries the six images' passes). Each configuration: a few warm-up calls, then ``--iters``
 timed calls of ``infer`` / ``infer_batch`` (wall clock around the call; the backends' StageTimer
 synchronises CUDA and the results are copied to the host, so the call's time is the latency).
 Reported: median_ms and p90_ms per call, fps = batch * 1000 / median_ms, model_ms (median of
