@@ -18,12 +18,14 @@ Not a test: prints numbers measured side by side in one run.
 
 Usage (inside `source scripts/env.sh`):
   python scripts/bench_multi_camera.py                         # negas_mini, CPU, 640x480
-  python scripts/bench_multi_camera.py --backend grounding_dino --model IDEA-Research/grounding-dino-tiny --device cuda:0
+  python scripts/bench_multi_camera.py --backend grounding_dino \
+      --model IDEA-Research/grounding-dino-tiny --device cuda:0
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 from pathlib import Path
@@ -84,9 +86,10 @@ def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
             'one_by_one_latency_ms': statistics.median(lat for _, lat in single) * 1e3,
             'batched_latency_ms': statistics.median(lat for _, lat in batched) * 1e3,
         })
-        print(f"N={cameras}: {rows[-1]['one_by_one_fps']:.2f} -> {rows[-1]['batched_fps']:.2f} "
-              f"fps ({rows[-1]['fps_ratio']:.2f}x); per-camera latency "
-              f"{rows[-1]['one_by_one_latency_ms']:.0f} -> {rows[-1]['batched_latency_ms']:.0f} ms",
+        row = rows[-1]
+        print(f"N={cameras}: {row['one_by_one_fps']:.2f} -> {row['batched_fps']:.2f} fps "
+              f"({row['fps_ratio']:.2f}x); per-camera latency "
+              f"{row['one_by_one_latency_ms']:.0f} -> {row['batched_latency_ms']:.0f} ms",
               flush=True)
     return rows
 
@@ -112,7 +115,24 @@ def _status_mb(pid: int, key: str) -> float:
     raise RuntimeError(f'{key} not in /proc/{pid}/status')
 
 
-def _memory(args: argparse.Namespace) -> list[dict[str, Any]]:
+class _Answers:
+    """Counts the Detection2DArray messages that come back per camera (thread-safe)."""
+
+    def __init__(self, cameras: int) -> None:
+        self._lock = threading.Lock()
+        self._counts = [0] * cameras
+
+    def add(self, index: int, _msg: Any) -> None:
+        with self._lock:
+            self._counts[index] += 1
+
+    def counts(self) -> list[int]:
+        with self._lock:
+            return list(self._counts)
+
+
+def _node_memory(args: argparse.Namespace, cameras: int, frames: list[Any]) -> dict[str, Any]:
+    """Start a node with ``cameras`` cameras, feed it, read its VmRSS / VmHWM, stop it."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import qos_profile_sensor_data
@@ -121,77 +141,76 @@ def _memory(args: argparse.Namespace) -> list[dict[str, Any]]:
     from vision_msgs.msg import Detection2DArray
 
     from negas_ros.ros.conversions import bgr_to_image_msg
+
+    names = [f'cam{i}' for i in range(cameras)] if cameras > 1 else ['']
+    namespace = f'/bench_mem_{cameras}'
+    command = ['detector_node', '--ros-args', '-r', f'__ns:={namespace}']
+    for key, value in _values(args).items():
+        text = json.dumps(value) if isinstance(value, list) else str(value)
+        command += ['-p', f'{key}:={text}']
+    if cameras > 1:
+        command += ['-p', f'cameras:={json.dumps(names)}']
+    prefix = [f'{namespace}/{n}/' if n else f'{namespace}/' for n in names]
+    answers = _Answers(len(names))
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        client = rclpy.create_node(f'bench_mem_client_{cameras}')
+        pubs = [client.create_publisher(Image, p + 'image', qos_profile_sensor_data)
+                for p in prefix]
+        for i, p in enumerate(prefix):
+            client.create_subscription(Detection2DArray, p + 'detections',
+                                       functools.partial(answers.add, i), 10)
+        executor = SingleThreadedExecutor()
+        executor.add_node(client)
+        threading.Thread(target=executor.spin, daemon=True).start()
+        try:
+            deadline = time.monotonic() + 180
+            while (client.count_subscribers(prefix[-1] + 'image') == 0
+                   and time.monotonic() < deadline and proc.poll() is None):
+                time.sleep(0.2)
+            stamp = 0
+            while min(answers.counts()) < args.memory_frames and time.monotonic() < deadline:
+                for i, pub in enumerate(pubs):
+                    stamp += 1
+                    header = Header(frame_id=f'cam{i}')
+                    header.stamp.sec = stamp
+                    pub.publish(bgr_to_image_msg(frames[stamp % len(frames)], header))
+                time.sleep(args.frame_period)
+            if min(answers.counts()) < args.memory_frames:
+                log.seek(0)
+                raise RuntimeError(f'{cameras}-camera node answered {answers.counts()}:\n'
+                                   + log.read().decode(errors='replace')[-3000:])
+            row = {'cameras': cameras, 'rss_mb': _status_mb(proc.pid, 'VmRSS'),
+                   'peak_mb': _status_mb(proc.pid, 'VmHWM')}
+        finally:
+            executor.shutdown()
+            client.destroy_node()
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    print(f"N={cameras}: node RSS {row['rss_mb']:.0f} MB, peak {row['peak_mb']:.0f} MB",
+          flush=True)
+    return row
+
+
+def _memory(args: argparse.Namespace) -> list[dict[str, Any]]:
+    import rclpy
+
     from negas_ros.synthetic import street_frame
 
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(100, 200)))
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    rclpy.init()
-    rows = []
     frames = [street_frame(i, args.width, args.height, seed=5) for i in range(4)]
+    rclpy.init()
     try:
-        for cameras in args.cameras:
-            names = [f'cam{i}' for i in range(cameras)] if cameras > 1 else ['']
-            namespace = f'/bench_mem_{cameras}'
-            command = ['detector_node', '--ros-args', '-r', f'__ns:={namespace}']
-            for key, value in _values(args).items():
-                text = json.dumps(value) if isinstance(value, list) else str(value)
-                command += ['-p', f'{key}:={text}']
-            if cameras > 1:
-                command += ['-p', f'cameras:={json.dumps(names)}']
-            log = tempfile.TemporaryFile()
-            proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-            client = rclpy.create_node(f'bench_mem_client_{cameras}')
-            prefix = [f'{namespace}/{n}/' if n else f'{namespace}/' for n in names]
-            pubs = [client.create_publisher(Image, p + 'image', qos_profile_sensor_data)
-                    for p in prefix]
-            answered = [0] * len(names)
-            lock = threading.Lock()
-
-            def count(index: int, _msg: Detection2DArray) -> None:
-                with lock:
-                    answered[index] += 1
-
-            for i, p in enumerate(prefix):
-                client.create_subscription(Detection2DArray, p + 'detections',
-                                           lambda m, i=i: count(i, m), 10)
-            executor = SingleThreadedExecutor()
-            executor.add_node(client)
-            spinner = threading.Thread(target=executor.spin, daemon=True)
-            spinner.start()
-            try:
-                deadline = time.monotonic() + 180
-                while (client.count_subscribers(prefix[-1] + 'image') == 0
-                       and time.monotonic() < deadline and proc.poll() is None):
-                    time.sleep(0.2)
-                stamp = 0
-                while min(answered) < args.memory_frames and time.monotonic() < deadline:
-                    for i, pub in enumerate(pubs):
-                        stamp += 1
-                        header = Header(frame_id=f'cam{i}')
-                        header.stamp.sec = stamp
-                        pub.publish(bgr_to_image_msg(frames[stamp % len(frames)], header))
-                    time.sleep(args.frame_period)
-                if min(answered) < args.memory_frames:
-                    log.seek(0)
-                    raise RuntimeError(f'{cameras}-camera node answered {answered}:\n'
-                                       + log.read().decode(errors='replace')[-3000:])
-                rss = _status_mb(proc.pid, 'VmRSS')
-                hwm = _status_mb(proc.pid, 'VmHWM')
-            finally:
-                executor.shutdown()
-                client.destroy_node()
-                os.killpg(proc.pid, signal.SIGINT)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            rows.append({'cameras': cameras, 'rss_mb': rss, 'peak_mb': hwm})
-            print(f'N={cameras}: node RSS {rss:.0f} MB, peak {hwm:.0f} MB', flush=True)
+        rows = [_node_memory(args, cameras, frames) for cameras in args.cameras]
     finally:
         rclpy.shutdown()
-    base = next((r for r in rows if r['cameras'] == 1), rows[0])
+    base = next(r for r in rows if r['cameras'] == 1)
     for row in rows:
         row['rss_ratio'] = row['rss_mb'] / base['rss_mb']
         row['peak_ratio'] = row['peak_mb'] / base['peak_mb']

@@ -16,8 +16,9 @@ Plan (every configuration appears exactly once in ``runs``: measured, or with ``
   each with 0 / 80 / 1000 negative labels, NegA off / on, batch 1 / 6
 
 Batch 6 is ``backend.infer_batch`` on six different images of one size (YOLO-World: one
-forward; Grounding DINO: every forward group carries the six images' passes). Each configuration: a few warm-up calls, then ``--iters``
-timed calls of ``infer`` / ``infer_batch`` (wall clock around the call; the backends' StageTimer
+forward; Grounding DINO: every forward group carries the six images' passes). Each
+configuration: a few warm-up calls, then ``--iters`` timed calls of ``infer`` /
+``infer_batch`` (wall clock around the call; the backends' StageTimer
 synchronises CUDA and the results are copied to the host, so the call's time is the latency).
 Reported: median_ms and p90_ms per call, fps = batch * 1000 / median_ms, model_ms (median of
 the backend's own 'model' stage), mean detections. As in ``negas-ros bench``, the box threshold
