@@ -42,6 +42,7 @@ __all__ = [
     'MessageFactory',
     'bbox',
     'detection2d',
+    'detection_array',
     'detection_arrays',
     'hypothesis',
     'label_info',
@@ -89,6 +90,13 @@ def detection2d(new: MessageFactory, header: Any, det: Detection, unknown_label:
         results = [hypothesis(new, det.id_label, det.id_confidence)]
     return new(DETECTION_2D, header=header, results=results, bbox=bbox(new, det.box_xyxy),
                id='')
+
+
+def detection_array(new: MessageFactory, header: Any, detections: Sequence[Detection],
+                    unknown_label: str) -> Any:
+    """The Detection2DArray alone (what a node whose rich output nobody reads publishes)."""
+    return new(DETECTION_ARRAY, header=header,
+               detections=[detection2d(new, header, det, unknown_label) for det in detections])
 
 
 def detection_arrays(

@@ -36,6 +36,7 @@ __all__ = [
     'UNKNOWN_CLASS_ID',
     'bgr_to_image_msg',
     'to_detection2d',
+    'to_detection_array',
     'to_detection_arrays',
     'to_label_info',
 ]
@@ -55,8 +56,76 @@ _CLASSES: dict[str, Any] = {
 }
 
 
-def _new(type_name: str, **fields: Any) -> Any:
-    return _CLASSES[type_name](**fields)
+# Built once per detection, many per frame: made without their constructors (below).
+_PER_DETECTION = (contract.POINT_2D, contract.POSE_2D, contract.BOUNDING_BOX_2D,
+                  contract.HYPOTHESIS, contract.HYPOTHESIS_WITH_POSE, contract.DETECTION_2D,
+                  contract.OOD_DETECTION, contract.DETECTION_ARRAY,
+                  contract.OOD_DETECTION_ARRAY)
+
+
+class _MessageFactory:
+    """``new(type_name, **fields)`` for rclpy messages that are built only to be published.
+
+    A generated message's constructor builds a default for every field, nested messages
+    included (a Detection2D builds a bounding box, a pose and a header that the contract then
+    replaces; each hypothesis a 36-float covariance it never uses), and its setters check
+    every value: about two thirds of the node's per-frame publishing cost. For the per-detection
+    types the factory instead fills the field slots directly (``_<field>``, the layout of
+    rosidl_generator_py since Humble), taking defaults from one template instance. So fields
+    the contract leaves at their default (a hypothesis's pose) share one default object per
+    type: the node never mutates a message it publishes; copy before mutating one. The
+    contract builds every value with the right type (floats as float, lists of messages), as
+    the setters would demand. A type whose slots do not follow that layout uses its
+    constructor.
+    """
+
+    def __init__(self, classes: dict[str, Any], fast: Sequence[str]) -> None:
+        self._classes = classes
+        self._templates: dict[str, tuple[Any, dict[str, Any]]] = {}
+        for name in fast:
+            cls = classes[name]
+            slots = tuple(getattr(cls, '__slots__', ()))
+            if all(f'_{field}' in slots for field in cls.get_fields_and_field_types()):
+                template = cls()
+                self._templates[name] = (cls, {slot: getattr(template, slot) for slot in slots})
+        # (type, given field names) -> (class, slots left at their default, slots of the fields)
+        self._plans: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    @property
+    def fast_types(self) -> frozenset[str]:
+        """The types built without their constructor."""
+        return frozenset(self._templates)
+
+    def _plan(self, type_name: str, names: tuple[str, ...]) -> Any:
+        found = self._templates.get(type_name)
+        if found is None:
+            return None
+        cls, defaults = found
+        given = tuple('_' + name for name in names)
+        unknown = [name for name, slot in zip(names, given, strict=True) if slot not in defaults]
+        if unknown:
+            raise AttributeError(f'{type_name} has no field {", ".join(unknown)}')
+        rest = tuple((slot, value) for slot, value in defaults.items() if slot not in given)
+        return cls, rest, given
+
+    def __call__(self, type_name: str, **fields: Any) -> Any:
+        key = (type_name, tuple(fields))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(type_name, key[1])
+            if plan is None:
+                return self._classes[type_name](**fields)
+        cls, rest, given = plan
+        msg = cls.__new__(cls)
+        put = object.__setattr__
+        for slot, value in rest:
+            put(msg, slot, value)
+        for slot, value in zip(given, fields.values(), strict=True):
+            put(msg, slot, value)
+        return msg
+
+
+_new = _MessageFactory(_CLASSES, _PER_DETECTION)
 
 
 def to_detection2d(det: Detection, header: Header, unknown_label: str) -> Detection2D:
@@ -72,6 +141,14 @@ def to_detection_arrays(
     plain, rich = contract.detection_arrays(_new, header, detections, unknown_label,
                                             score_method, threshold, nega)
     return plain, rich
+
+
+def to_detection_array(
+    detections: Sequence[Detection], header: Header, unknown_label: str
+) -> Detection2DArray:
+    """The Detection2DArray alone, header copied unchanged (to_detection_arrays' first)."""
+    plain: Detection2DArray = contract.detection_array(_new, header, detections, unknown_label)
+    return plain
 
 
 def to_label_info(

@@ -68,6 +68,7 @@ from negas_ros.package_paths import share_dir
 from negas_ros.pipeline import DetectorPipeline, FrameResult
 from negas_ros.ros.conversions import (
     bgr_to_image_msg,
+    to_detection_array,
     to_detection_arrays,
     to_label_info,
 )
@@ -407,11 +408,18 @@ class DetectorNode(LifecycleNode):
 
     def _publish(self, camera: _Camera, header: Header, rgb: Any, result: FrameResult) -> None:
         config = result.config
-        plain, rich = to_detection_arrays(
-            result.detections, header, config.unknown_label, config.score_method,
-            config.ood_threshold, config.nega)
-        camera.outputs['detections'].publish(plain)
-        camera.outputs['ood_detections'].publish(rich)
+        ood_output = camera.outputs['ood_detections']
+        # The rich array is built only while someone reads it (rosbag record and ros2 topic
+        # count): building and converting it costs as much again as the plain one.
+        if ood_output.get_subscription_count() > 0:
+            plain, rich = to_detection_arrays(
+                result.detections, header, config.unknown_label, config.score_method,
+                config.ood_threshold, config.nega)
+            camera.outputs['detections'].publish(plain)
+            ood_output.publish(rich)
+        else:
+            camera.outputs['detections'].publish(
+                to_detection_array(result.detections, header, config.unknown_label))
         debug = camera.outputs['debug_image']
         if config.publish_debug_image and debug.get_subscription_count() > 0:
             canvas = draw_detections(rgb_to_bgr(rgb), result.detections, config.unknown_label)

@@ -10,6 +10,7 @@ from negas_ros.image_convert import raw_to_rgb
 from negas_ros.ros.conversions import (
     UNKNOWN_CLASS_ID,
     bgr_to_image_msg,
+    to_detection_array,
     to_detection_arrays,
     to_label_info,
 )
@@ -63,3 +64,33 @@ def test_debug_image_message_round_trips() -> None:
     assert (msg.height, msg.width, msg.step, msg.encoding) == (7, 5, 15, 'bgr8')
     back = raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data)
     np.testing.assert_array_equal(back, bgr[:, :, ::-1])
+
+
+def test_fast_messages_equal_constructor_built_ones() -> None:
+    """The publishing factory skips the generated constructors: what it builds must equal, and
+    serialise like, the same contract built with the constructors and their checked setters."""
+    import pytest
+    from rclpy.serialization import deserialize_message, serialize_message
+
+    from negas_ros import message_contract as contract
+    from negas_ros.msg import OodDetectionArray
+    from negas_ros.ros import conversions
+
+    def constructed(type_name: str, **fields: object) -> object:
+        return conversions._CLASSES[type_name](**fields)
+
+    # Every per-detection type takes the fast path here (a distro whose generated layout
+    # differs would fall back to the constructors).
+    assert conversions._new.fast_types == frozenset(conversions._PER_DETECTION)
+    header = Header(frame_id='front')
+    header.stamp.sec, header.stamp.nanosec = 12, 34
+    detections = [_det(i % 3 == 0) for i in range(7)]
+    fast = to_detection_arrays(detections, header, 'unknown', 'negs_diff', -0.2, True)
+    slow = contract.detection_arrays(constructed, header, detections, 'unknown', 'negs_diff',
+                                     -0.2, True)
+    assert fast[0] == slow[0] and fast[1] == slow[1]
+    assert to_detection_array(detections, header, 'unknown') == slow[0]
+    assert deserialize_message(serialize_message(fast[1]), OodDetectionArray) == slow[1]
+    # A field the type does not have fails loudly, as with the constructor.
+    with pytest.raises(AttributeError):
+        conversions._new(contract.POINT_2D, x=1.0, z=2.0)

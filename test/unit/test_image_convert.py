@@ -66,3 +66,18 @@ def test_jpeg_and_png_decode_to_rgb() -> None:
 def test_corrupt_compressed_images_raise(data: bytes) -> None:
     with pytest.raises(ImageError):
         compressed_to_rgb('jpeg', data)
+
+
+@pytest.mark.parametrize(('encoding', 'channels'), [
+    ('bgr8', 3), ('rgb8', 3), ('bgra8', 4), ('rgba8', 4), ('mono8', 1)])
+def test_padded_rows_of_every_encoding(encoding: str, channels: int) -> None:
+    """Rows padded past width * channels (step > row bytes) convert like unpadded ones."""
+    pixels = np.random.default_rng(1).integers(0, 256, (5, 7, channels), dtype=np.uint8)
+    step = 7 * channels + 5
+    rows = np.zeros((5, step), np.uint8)
+    rows[:, : 7 * channels] = pixels.reshape(5, -1)
+    expected = {'bgr8': pixels[:, :, ::-1], 'rgb8': pixels, 'bgra8': pixels[:, :, 2::-1],
+                'rgba8': pixels[:, :, :3], 'mono8': np.repeat(pixels, 3, axis=2)}[encoding]
+    out = raw_to_rgb(encoding, 5, 7, step, rows.tobytes())
+    assert out.dtype == np.uint8 and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, expected)
