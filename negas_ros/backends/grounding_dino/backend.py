@@ -352,8 +352,10 @@ class GroundingDinoBackend(LabelSwapping):
         Images whose network input has the same size run as one batch through every forward
         group (the backbone once per image, the passes of all images side by side); images of
         another size run as a batch of their own. We do not pad mixed sizes into one tensor:
-        padding changes a DETR's outputs near the padded border (the backbone and the
-        position embeddings see it), so a camera's detections would depend on which other
+        padding changes a DETR's outputs (the backbone, the position embeddings and the
+        encoder see the padded canvas: on the tiny random-weight model, padding a 240x320
+        input to 240x427 with a pixel mask moved the logits by 2.4 at the median and changed
+        6 of the 10 best queries), so a camera's detections would depend on which other
         cameras share its batch. Without padding each result equals :meth:`infer` on that
         image up to float rounding. ``last_timings`` holds the whole batch's stages plus
         'batch' = B. Raises ValueError naming the index of a bad image; on error no result
