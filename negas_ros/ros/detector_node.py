@@ -86,7 +86,11 @@ def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
         text += f' One of: {", ".join(spec.choices)}.'
     if spec.read_only:
         text += ' Read-only while running (reload the node to change).'
-    descriptor = ParameterDescriptor(description=text, read_only=spec.read_only)
+    # dynamic_typing: rclpy's own type check answers "Wrong parameter type, expected '3' got
+    # '4'" without the parameter's name; our validation (config_from_values) says which
+    # parameter, what type it needs and what it got, and keeps the old configuration.
+    descriptor = ParameterDescriptor(description=text, read_only=spec.read_only,
+                                     dynamic_typing=True)
     if spec.float_range:
         descriptor.floating_point_range = [
             FloatingPointRange(from_value=spec.float_range[0], to_value=spec.float_range[1])]

@@ -265,9 +265,12 @@ def test_nan_model_output_is_an_error_in_diagnostics_not_an_empty_frame(
 
     client = Client('/e2e_nan', 'e2e_nan_client')
     statuses: list[DiagnosticStatus] = []
+    # Only this node's status: the other tests' detector (module scope) publishes too.
     client.create_subscription(
         DiagnosticArray, '/diagnostics',
-        lambda msg: statuses.extend(s for s in msg.status if s.name.startswith('negas_detector')),
+        lambda msg: statuses.extend(
+            s for s in msg.status if s.name.startswith('negas_detector')
+            and any(kv.key == 'topic' and kv.value == '/e2e_nan/image' for kv in s.values)),
         10)
 
     def count(key: str) -> int:

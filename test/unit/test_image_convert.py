@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from negas_ros.image_convert import ImageError, compressed_to_rgb, raw_to_rgb
+from negas_ros.image_convert import ImageError, compressed_to_rgb, declared_size, raw_to_rgb
 
 RGB = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3) * 7
 
@@ -81,3 +81,41 @@ def test_padded_rows_of_every_encoding(encoding: str, channels: int) -> None:
     out = raw_to_rgb(encoding, 5, 7, step, rows.tobytes())
     assert out.dtype == np.uint8 and out.flags.c_contiguous
     np.testing.assert_array_equal(out, expected)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    body = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+    crc = struct.pack('>I', zlib.crc32(b'IHDR' + body) & 0xFFFFFFFF)
+    return b'\x89PNG\r\n\x1a\n' + struct.pack('>I', len(body)) + b'IHDR' + body + crc
+
+
+def test_declared_size_of_png_and_jpeg_without_decoding() -> None:
+    frame = np.zeros((37, 53, 3), np.uint8)
+    for ext in ('.png', '.jpg'):
+        ok, encoded = cv2.imencode(ext, frame)
+        assert ok
+        assert declared_size(encoded.tobytes()) == (53, 37), ext
+    assert declared_size(_png_header(60_000, 40_000)) == (60_000, 40_000)
+    assert declared_size(b'not an image') is None
+    assert declared_size(b'\xff\xd8\xff') is None  # cut short: the decoder decides
+
+
+@pytest.mark.parametrize('size', [(60_000, 60_000), (9000, 8000)])
+def test_images_declaring_too_many_pixels_are_refused_before_decoding(
+        size: tuple[int, int]) -> None:
+    """A few bytes can declare gigapixels; OpenCV would allocate them (or raise its own
+    error, which must not escape as anything but ImageError)."""
+    with pytest.raises(ImageError, match=r'declares \d+x\d+ pixels, more than the 67'):
+        compressed_to_rgb('png', _png_header(*size) + b'\x00' * 64)
+
+
+def test_opencv_errors_become_image_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*_: object) -> None:
+        raise cv2.error('OpenCV(5.0.0) loadsave.cpp:79: error: (-215:Assertion failed) pixels')
+
+    monkeypatch.setattr(cv2, 'imdecode', fail)
+    with pytest.raises(ImageError, match=r'cannot decode compressed image .*Assertion failed'):
+        compressed_to_rgb('png', _png_header(10, 10))
