@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 import functools
+import math
 import sys
 import threading
 import time
@@ -78,6 +79,9 @@ __all__ = ['DetectorNode', 'main']
 NODE_NAME = 'negas_detector'
 _PARAMETER_NAMES = frozenset(spec.name for spec in PARAMETERS)
 _THROTTLE_S = 5.0
+# /diagnostics stays WARN (bad frames, errors) or ERROR (NaN/inf model output) this long after
+# the last such frame, then returns to OK: the counters keep the history, the level the present.
+RECENT_PROBLEM_S = 10.0
 
 
 def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
@@ -125,6 +129,8 @@ class _Camera:
     stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTERS, 0))
     latency_ema_s: float = 0.0
     last_frame_time: float = 0.0
+    last_problem: float = -math.inf  # monotonic time of the last bad or failed frame
+    last_non_finite: float = -math.inf  # ... of the last NaN/inf model output
 
     def topic(self, relative: str) -> str:
         """The camera's name for a per-camera topic ('image' -> 'front/image')."""
@@ -363,6 +369,7 @@ class DetectorNode(LifecycleNode):
                 for camera, _ in frames:
                     camera.stats['errors'] += 1
                     camera.stats['non_finite_outputs'] += 1
+                    camera.last_problem = camera.last_non_finite = time.monotonic()
                 self.get_logger().error(
                     f'frames from {", ".join(repr(c.input_topic) for c, _ in frames)} failed: '
                     f"{exc}; {self.stats['non_finite_outputs']} such frames so far",
@@ -370,6 +377,7 @@ class DetectorNode(LifecycleNode):
             except Exception as exc:  # a failing frame must not kill the node
                 for camera, _ in frames:
                     camera.stats['errors'] += 1
+                    camera.last_problem = time.monotonic()
                 self.get_logger().error(f'frame failed: {exc!r}',
                                         throttle_duration_sec=_THROTTLE_S)
 
@@ -382,6 +390,7 @@ class DetectorNode(LifecycleNode):
                               msg.is_bigendian)
         except ImageError as exc:
             camera.stats['bad_images'] += 1
+            camera.last_problem = time.monotonic()
             self.get_logger().warning(
                 f"skipped a bad image on '{camera.input_topic}' "
                 f"(frame_id '{msg.header.frame_id}'): {exc}; "
@@ -475,12 +484,15 @@ class DetectorNode(LifecycleNode):
         name = f'{self.get_name()}: inference' + (f' {camera.name}' if camera.name else '')
         status = DiagnosticStatus(name=name,
                                   hardware_id=self.config.device if self.config else '')
-        bad = stats['bad_images'] + stats['errors']
-        status.level = DiagnosticStatus.WARN if bad else DiagnosticStatus.OK
-        if stats['non_finite_outputs']:
-            status.level = DiagnosticStatus.ERROR  # the model itself is broken
+        now = time.monotonic()
+        status.level = DiagnosticStatus.OK
         status.message = 'active' if self._is_active else 'inactive'
-        if stats['non_finite_outputs']:
+        if now - camera.last_problem < RECENT_PROBLEM_S:
+            status.level = DiagnosticStatus.WARN
+            status.message += (f"; bad or failed frames in the last {RECENT_PROBLEM_S:.0f} s "
+                               f"({stats['bad_images']} bad, {stats['errors']} failed so far)")
+        if now - camera.last_non_finite < RECENT_PROBLEM_S:
+            status.level = DiagnosticStatus.ERROR  # the model itself is broken
             status.message += (f"; model output NaN/inf on {stats['non_finite_outputs']} "
                                'frames (check the weights and the precision, e.g. half)')
         status.values = [KeyValue(key=k, value=str(v)) for k, v in stats.items()]

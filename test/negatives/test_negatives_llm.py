@@ -153,7 +153,9 @@ def test_cli_llm_writes_loadable_yaml_and_reruns_from_cache(
     wordnet: WordNet,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level('DEBUG')
     chat_server.script['car'] = [
         (429, {'Retry-After': '0'}, 'slow down', 0.0),
         chat_reply(
@@ -207,8 +209,13 @@ def test_cli_llm_writes_loadable_yaml_and_reruns_from_cache(
     provenance = data['provenance']
     assert provenance['method'] == 'llm' and provenance['model'] == 'test-model'
     assert provenance['incomplete_answers'] == ['bus']
+    # The key reaches the server only: not the output, its provenance, the explanation, the
+    # answer cache, what is printed or any log record (a retry was logged above).
     assert 'sk-from-env' not in out.read_text()
     assert (tmp_path / 'gen' / 'bdd.yaml.explain.tsv').is_file()
+    written = [out, tmp_path / 'gen' / 'bdd.yaml.explain.tsv', *cache.glob('*')]
+    assert all('sk-from-env' not in path.read_text() for path in written)
+    assert caplog.records and 'sk-from-env' not in printed and 'sk-from-env' not in caplog.text
     _assert_no_id_synonyms(negatives, labels.id_labels, wordnet)
 
     first = out.read_bytes()

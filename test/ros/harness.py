@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any, TypeVar
 
+from lifecycle_msgs.srv import ChangeState, GetState
 import numpy as np
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
@@ -25,6 +26,7 @@ from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from negas_ros.msg import OodDetectionArray
 from negas_ros.ros.conversions import bgr_to_image_msg
+from negas_ros.synthetic import street_frame
 
 
 class NodeProcess:
@@ -216,3 +218,41 @@ def check_ood_matches_plain(ood: Any, plain_msg: Any, id_labels: list[str],
         assert rich.id_label in id_labels and rich.negative_label in neg_labels
         expected = 'unknown' if rich.is_ood else rich.id_label
         assert plain.results[0].hypothesis.class_id == expected
+
+
+class LifecycleClient(Node):
+    """Drives a detector_node's lifecycle services and counts the frames it answers."""
+
+    def __init__(self, ns: str) -> None:
+        super().__init__('lifecycle_test_client')
+        self.get_state = self.create_client(GetState, f'{ns}/negas_detector/get_state')
+        self.change_state = self.create_client(ChangeState,
+                                               f'{ns}/negas_detector/change_state')
+        self.image_pub = self.create_publisher(Image, f'{ns}/image', qos_profile_sensor_data)
+        self.received: list[Detection2DArray] = []
+        self.create_subscription(Detection2DArray, f'{ns}/detections',
+                                 self.received.append, 10)
+
+    def call(self, client: Any, request: Any) -> Any:
+        assert client.wait_for_service(timeout_sec=30.0)
+        future = client.call_async(request)
+        assert wait_for(future.done, 60.0)
+        return future.result()
+
+    def state(self) -> int:
+        return int(self.call(self.get_state, GetState.Request()).current_state.id)
+
+    def transition(self, transition_id: int) -> bool:
+        request = ChangeState.Request()
+        request.transition.id = transition_id
+        return bool(self.call(self.change_state, request).success)
+
+    def frames_answered(self, count: int = 3) -> bool:
+        before = len(self.received)
+        for i in range(count):
+            header = Header(frame_id='cam')
+            header.stamp.sec = 100 + i
+            self.image_pub.publish(bgr_to_image_msg(street_frame(i, 160, 120), header))
+            if wait_for(lambda: len(self.received) > before, 3.0):
+                return True
+        return False

@@ -6,21 +6,11 @@ from pathlib import Path
 import subprocess
 import threading
 import time
-from typing import Any
 
-from harness import start_node, wait_for
+from harness import LifecycleClient, start_node, wait_for
 from lifecycle_msgs.msg import State, Transition
-from lifecycle_msgs.srv import ChangeState, GetState
 import pytest
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Image
-from std_msgs.msg import Header
-from vision_msgs.msg import Detection2DArray
-
-from negas_ros.ros.conversions import bgr_to_image_msg
-from negas_ros.synthetic import street_frame
 
 pytestmark = [pytest.mark.ros]
 
@@ -65,49 +55,13 @@ def test_missing_model_stops_start_up(tmp_path: Path) -> None:
     assert 'cannot load model' in output and 'no_such_model' in output
 
 
-class _LifecycleClient(Node):
-    def __init__(self, ns: str) -> None:
-        super().__init__('lifecycle_test_client')
-        self.get_state = self.create_client(GetState, f'{ns}/negas_detector/get_state')
-        self.change_state = self.create_client(ChangeState,
-                                               f'{ns}/negas_detector/change_state')
-        self.image_pub = self.create_publisher(Image, f'{ns}/image', qos_profile_sensor_data)
-        self.received: list[Detection2DArray] = []
-        self.create_subscription(Detection2DArray, f'{ns}/detections',
-                                 self.received.append, 10)
-
-    def call(self, client: Any, request: Any) -> Any:
-        assert client.wait_for_service(timeout_sec=30.0)
-        future = client.call_async(request)
-        assert wait_for(future.done, 60.0)
-        return future.result()
-
-    def state(self) -> int:
-        return int(self.call(self.get_state, GetState.Request()).current_state.id)
-
-    def transition(self, transition_id: int) -> bool:
-        request = ChangeState.Request()
-        request.transition.id = transition_id
-        return bool(self.call(self.change_state, request).success)
-
-    def frames_answered(self, count: int = 3) -> bool:
-        before = len(self.received)
-        for i in range(count):
-            header = Header(frame_id='cam')
-            header.stamp.sec = 100 + i
-            self.image_pub.publish(bgr_to_image_msg(street_frame(i, 160, 120), header))
-            if wait_for(lambda: len(self.received) > before, 3.0):
-                return True
-        return False
-
-
 @pytest.mark.model
 def test_lifecycle_without_autostart(rclpy_context: None, tiny_gdino_dir: Path,
                                      labels_file: Path) -> None:
     node = start_node('/lifecycle', {'model': str(tiny_gdino_dir),
                                      'labels_file': str(labels_file),
                                      'box_threshold': '0.0', 'autostart': 'false'})
-    client = _LifecycleClient('/lifecycle')
+    client = LifecycleClient('/lifecycle')
     executor = SingleThreadedExecutor()
     executor.add_node(client)
     threading.Thread(target=executor.spin, daemon=True).start()
