@@ -31,7 +31,6 @@ import os
 from pathlib import Path
 import platform
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -141,6 +140,7 @@ def _node_memory(args: argparse.Namespace, cameras: int, frames: list[Any]) -> d
     from vision_msgs.msg import Detection2DArray
 
     from negas_ros.ros.conversions import bgr_to_image_msg
+    from negas_ros.ros.process import stop_process_group
 
     names = [f'cam{i}' for i in range(cameras)] if cameras > 1 else ['']
     namespace = f'/bench_mem_{cameras}'
@@ -186,12 +186,7 @@ def _node_memory(args: argparse.Namespace, cameras: int, frames: list[Any]) -> d
         finally:
             executor.shutdown()
             client.destroy_node()
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop_process_group(proc, timeout=15)
     print(f"N={cameras}: node RSS {row['rss_mb']:.0f} MB, peak {row['peak_mb']:.0f} MB",
           flush=True)
     return row

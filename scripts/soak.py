@@ -23,7 +23,6 @@ import os
 from pathlib import Path
 import platform
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -105,6 +104,7 @@ def main() -> int:
     from vision_msgs.msg import Detection2DArray
 
     from negas_ros.ros.conversions import bgr_to_image_msg
+    from negas_ros.ros.process import stop_process_group
     from negas_ros.synthetic import street_frame
 
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(100, 200)))
@@ -182,13 +182,7 @@ def main() -> int:
             executor.shutdown()
             client.destroy_node()
             rclpy.shutdown()
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGINT)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop_process_group(proc, timeout=15)
 
     with (args.out / 'soak.csv').open('w', newline='') as stream:
         writer = csv.DictWriter(stream, fieldnames=list(rows[0]))

@@ -11,9 +11,7 @@ and a contact sheet, and ends by itself.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
-import signal
 import subprocess
 import sys
 import threading
@@ -30,6 +28,7 @@ from std_msgs.msg import Header
 from negas_ros.image_convert import raw_to_rgb
 from negas_ros.msg import OodDetectionArray
 from negas_ros.ros.conversions import bgr_to_image_msg
+from negas_ros.ros.process import stop_process_group
 from negas_ros.world import ID_LABELS, World
 
 MODEL_BANNER = (
@@ -190,12 +189,7 @@ def run(params: Path, out_dir: Path, frames: int, rate_hz: float, width: int,
         executor.shutdown()
         camera.destroy_node()
         rclpy.shutdown()
-        if node_proc.poll() is None:
-            os.killpg(node_proc.pid, signal.SIGINT)
-            try:
-                node_proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(node_proc.pid, signal.SIGKILL)
+        stop_process_group(node_proc)
 
 
 def main(argv: list[str] | None = None) -> int:

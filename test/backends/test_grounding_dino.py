@@ -392,25 +392,6 @@ def test_infer_batch_equals_one_image_inference(
     assert not np.allclose(batch[0].id_logits, batch[2].id_logits, atol=1e-3)
 
 
-def test_infer_batch_of_one_equals_infer_exactly(backend: GroundingDinoBackend) -> None:
-    backend.set_labels(ID_LABELS, NEG_LABELS, nega=True)
-    image = _image(seed=7)
-    one = backend.infer(image, 0.1)
-    (batch,) = backend.infer_batch([image], 0.1)
-    np.testing.assert_array_equal(batch.boxes_xyxy, one.boxes_xyxy)
-    np.testing.assert_array_equal(batch.id_logits, one.id_logits)
-    np.testing.assert_array_equal(batch.neg_logits, one.neg_logits)
-
-
-def test_infer_batch_empty_and_bad_inputs(backend: GroundingDinoBackend) -> None:
-    backend.set_labels(ID_LABELS, NEG_LABELS, nega=True)
-    assert backend.infer_batch([], 0.3) == []
-    with pytest.raises(ValueError, match=r'image 1 of the batch: .*HxWx3'):
-        backend.infer_batch([_image(), np.zeros((4, 4), np.uint8)], 0.3)
-    with pytest.raises(ValueError, match='box_threshold'):
-        backend.infer_batch([_image()], 1.5)
-
-
 # --------------------------------------------------------------------------- outputs
 
 

@@ -280,25 +280,3 @@ def _assert_same_detections(actual: Any, expected: Any) -> None:
                  & (np.abs(actual.neg_logits - expected.neg_logits[i]).max(1) <= 1e-4))
         assert close.any(), f'detection {i} of the single-image result has no batched match'
         unused[np.flatnonzero(close)[0]] = False
-
-
-def test_infer_batch_of_one_equals_infer_exactly(backend: YoloWorldBackend) -> None:
-    backend.set_labels(ID_LABELS, NEG_LABELS, nega=True)
-    image = _image(seed=7)
-    one = backend.infer(image, 0.1)
-    (batch,) = backend.infer_batch([image], 0.1)
-    np.testing.assert_array_equal(batch.boxes_xyxy, one.boxes_xyxy)
-    np.testing.assert_array_equal(batch.id_logits, one.id_logits)
-    np.testing.assert_array_equal(batch.neg_logits, one.neg_logits)
-
-
-def test_infer_batch_empty_and_bad_inputs(backend: YoloWorldBackend) -> None:
-    backend.set_labels(ID_LABELS, NEG_LABELS, nega=True)
-    assert backend.infer_batch([], 0.3) == []
-    with pytest.raises(ValueError, match=r'image 1 of the batch: .*HxWx3'):
-        backend.infer_batch([_image(), np.zeros((4, 4), np.uint8)], 0.3)
-    floats: Any = np.zeros((4, 4, 3), np.float32)
-    with pytest.raises(ValueError, match=r'image 2 of the batch: .*uint8'):
-        backend.infer_batch([_image(), _image(), floats], 0.3)
-    with pytest.raises(ValueError, match='box_threshold'):
-        backend.infer_batch([_image()], -0.1)

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 import os
 from pathlib import Path
-import signal
 import subprocess
 import threading
 import time
@@ -26,6 +25,7 @@ from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from negas_ros.msg import OodDetectionArray
 from negas_ros.ros.conversions import bgr_to_image_msg
+from negas_ros.ros.process import stop_process_group
 from negas_ros.synthetic import street_frame
 
 
@@ -45,13 +45,7 @@ class NodeProcess:
         return self.log_path.read_text()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process_group(self.proc, timeout=15)
         self._log.close()
 
 
