@@ -250,3 +250,23 @@ class LifecycleClient(Node):
             if wait_for(lambda: len(self.received) > before, 3.0):
                 return True
         return False
+
+
+@contextmanager
+def unmanaged_detector(namespace: str, params: dict[str, str]) -> Iterator[tuple[NodeProcess,
+                                                                                  LifecycleClient]]:
+    """A detector_node process (e.g. ``autostart: false``) and a spinning LifecycleClient for
+    it; no wait for its topics, since an unconfigured node has none. Both torn down after."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    node = start_node(namespace, params)
+    client = LifecycleClient(namespace)
+    executor = SingleThreadedExecutor()
+    executor.add_node(client)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    try:
+        yield node, client
+    finally:
+        executor.shutdown()
+        client.destroy_node()
+        node.stop()

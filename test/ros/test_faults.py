@@ -10,10 +10,9 @@ import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from harness import Client, LifecycleClient, running_detector, start_node, wait_for
+from harness import Client, running_detector, unmanaged_detector, wait_for
 from lifecycle_msgs.msg import State, Transition
 import pytest
-from rclpy.executors import SingleThreadedExecutor
 
 from negas_ros.ros.conversions import bgr_to_image_msg
 from negas_ros.ros.detector_node import RECENT_PROBLEM_S
@@ -52,12 +51,7 @@ def test_missing_model_fails_configure_and_configures_once_it_is_there(
         labels_file: Path) -> None:
     model = tmp_path / 'model_arrives_later'
     params = {**_params(model, labels_file), 'autostart': 'false'}
-    node = start_node('/fault_model', params)
-    client = LifecycleClient('/fault_model')
-    executor = SingleThreadedExecutor()
-    executor.add_node(client)
-    threading.Thread(target=executor.spin, daemon=True).start()
-    try:
+    with unmanaged_detector('/fault_model', params) as (node, client):
         assert client.state() == State.PRIMARY_STATE_UNCONFIGURED
         assert not client.transition(Transition.TRANSITION_CONFIGURE)
         assert wait_for(lambda: 'cannot load model' in node.log()
@@ -76,10 +70,6 @@ def test_missing_model_fails_configure_and_configures_once_it_is_there(
         assert wait_for(lambda: client.count_subscribers('/fault_model/image') > 0, 10.0)
         assert client.frames_answered(5), node.log()
         assert node.proc.poll() is None
-    finally:
-        executor.shutdown()
-        client.destroy_node()
-        node.stop()
 
 
 def test_diagnostics_warn_on_bad_frames_then_recover(rclpy_context: None,

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 import subprocess
-import threading
 import time
 
-from harness import LifecycleClient, start_node, wait_for
+from harness import unmanaged_detector, wait_for
 from lifecycle_msgs.msg import State, Transition
 import pytest
-from rclpy.executors import SingleThreadedExecutor
 
 pytestmark = [pytest.mark.ros]
 
@@ -58,14 +56,9 @@ def test_missing_model_stops_start_up(tmp_path: Path) -> None:
 @pytest.mark.model
 def test_lifecycle_without_autostart(rclpy_context: None, tiny_gdino_dir: Path,
                                      labels_file: Path) -> None:
-    node = start_node('/lifecycle', {'model': str(tiny_gdino_dir),
-                                     'labels_file': str(labels_file),
-                                     'box_threshold': '0.0', 'autostart': 'false'})
-    client = LifecycleClient('/lifecycle')
-    executor = SingleThreadedExecutor()
-    executor.add_node(client)
-    threading.Thread(target=executor.spin, daemon=True).start()
-    try:
+    params = {'model': str(tiny_gdino_dir), 'labels_file': str(labels_file),
+              'box_threshold': '0.0', 'autostart': 'false'}
+    with unmanaged_detector('/lifecycle', params) as (node, client):
         assert client.state() == State.PRIMARY_STATE_UNCONFIGURED
         assert client.transition(Transition.TRANSITION_CONFIGURE), node.log()
         assert client.state() == State.PRIMARY_STATE_INACTIVE
@@ -78,10 +71,6 @@ def test_lifecycle_without_autostart(rclpy_context: None, tiny_gdino_dir: Path,
         assert client.state() == State.PRIMARY_STATE_UNCONFIGURED
         assert client.count_subscribers('/lifecycle/image') == 0 or wait_for(
             lambda: client.count_subscribers('/lifecycle/image') == 0, 5.0)
-    finally:
-        executor.shutdown()
-        client.destroy_node()
-        node.stop()
 
 
 @pytest.mark.model
