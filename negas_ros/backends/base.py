@@ -127,6 +127,19 @@ def check_image(image_rgb: object, box_threshold: float) -> None:
         raise ValueError(f'box_threshold must be in [0, 1], got {box_threshold}')
 
 
+def check_batch(images: Sequence[object], box_threshold: float,
+                check: Callable[[object, float], None] = check_image) -> None:
+    """The input contract of :meth:`DetectorBackend.infer_batch`: the threshold, then each
+    image by ``check``; the ValueError names the index of the first bad image."""
+    if not 0.0 <= box_threshold <= 1.0:
+        raise ValueError(f'box_threshold must be in [0, 1], got {box_threshold}')
+    for i, image in enumerate(images):
+        try:
+            check(image, box_threshold)
+        except ValueError as exc:
+            raise ValueError(f'image {i} of the batch: {exc}') from None
+
+
 class LabelSwapping:
     """Mixin: ``set_labels`` as ``use_labels(prepare_labels(...))``; ``use_labels`` checks that
     the state comes from this very backend and installs it under the backend's frame lock."""

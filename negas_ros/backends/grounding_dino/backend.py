@@ -20,6 +20,7 @@ from negas_ros.backends.base import (
     LabelSwapping,
     NonFiniteOutputError,
     StageTimer,
+    check_batch,
     check_image,
 )
 from negas_ros.backends.device import check_device, resolve_device
@@ -362,13 +363,7 @@ class GroundingDinoBackend(LabelSwapping):
         is returned. An empty sequence returns [].
         """
         images = list(images_rgb)
-        if not 0.0 <= box_threshold <= 1.0:
-            raise ValueError(f'box_threshold must be in [0, 1], got {box_threshold}')
-        for i, image in enumerate(images):
-            try:
-                check_image(image, box_threshold)
-            except ValueError as exc:
-                raise ValueError(f'image {i} of the batch: {exc}') from None
+        check_batch(images, box_threshold)
         if not images:
             return []
         with self._lock:

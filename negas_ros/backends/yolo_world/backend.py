@@ -19,6 +19,7 @@ from negas_ros.backends.base import (
     LabelSwapping,
     NonFiniteOutputError,
     StageTimer,
+    check_batch,
     check_image,
 )
 from negas_ros.backends.device import resolve_device
@@ -392,13 +393,7 @@ class YoloWorldBackend(LabelSwapping):
         :meth:`infer`; on error no image's result is returned.
         """
         images = list(images_rgb)
-        if not 0.0 <= box_threshold <= 1.0:
-            raise ValueError(f'box_threshold must be in [0, 1], got {box_threshold}')
-        for i, image in enumerate(images):
-            try:
-                self._check_image(image, box_threshold)
-            except ValueError as exc:
-                raise ValueError(f'image {i} of the batch: {exc}') from None
+        check_batch(images, box_threshold, self._check_image)
         if not images:
             return []
         with self._lock:
