@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+import importlib.util
 import os
 from pathlib import Path
 import re
@@ -20,6 +21,8 @@ from negas_ros.labels import LabelError, LabelSet, load_labels, make_label_set
 from negas_ros.models import EMBEDDED_MODELS, resolve_model
 from negas_ros.package_paths import resolve_package_uri
 from negas_ros.scores import SCORE_METHODS, ScoreParams
+from negas_ros.track_evidence import EVIDENCE_RULES, EvidenceConfig
+from negas_ros.tracking import TRACKERS, TrackerConfig, TrackingConfig
 
 __all__ = [
     'PARAMETERS',
@@ -107,6 +110,27 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "Camera names; one model serves them all, their frames batched. [''] (default): "
               'one camera on image, detections, ... Names: <name>/image, <name>/detections, ...',
               read_only=True),
+    ParamSpec('tracking', True,
+              "Track detections over frames (per camera): Detection2D.id holds the track id "
+              "and each detection's verdict is its track's (docs/tracking.md).",
+              ),
+    ParamSpec('tracker', 'bytetrack',
+              "'bytetrack': ours, vectorised; 'trackers_bytetrack': the trackers package's.",
+              choices=TRACKERS),
+    ParamSpec('track_evidence', 'ema',
+              "How a track's per-frame OOD scores combine: 'ema' (decaying mean), 'mean' "
+              "(mean of the last track_window frames) or 'frame' (per-frame verdict).",
+              choices=EVIDENCE_RULES),
+    ParamSpec('track_window', 15, "Frames averaged by track_evidence 'mean'.",
+              int_range=(1, 10000)),
+    ParamSpec('track_decay', 0.8,
+              "Weight of each older frame relative to the next in track_evidence 'ema'.",
+              float_range=(0.0, 0.999)),
+    ParamSpec('track_min_frames', 3,
+              'Frames a track must be seen before it can be flagged unknown.',
+              int_range=(1, 1000)),
+    ParamSpec('track_max_lost', 30,
+              'Frames a track survives without a matching detection.', int_range=(0, 10000)),
     ParamSpec('publish_debug_image', True,
               'Publish debug_image (drawn only while someone subscribes).'),
     ParamSpec('autostart', True,
@@ -143,6 +167,7 @@ class DetectorConfig:
     max_detections: int
     input_transport: str
     cameras: tuple[str, ...]
+    tracking: TrackingConfig
     publish_debug_image: bool
     backend_options: Mapping[str, Any]
     autostart: bool
@@ -302,6 +327,7 @@ def config_from_values(
         max_detections=int(merged['max_detections']),
         input_transport=str(merged['input_transport']),
         cameras=_cameras(merged['cameras']),
+        tracking=_tracking(merged),
         publish_debug_image=bool(merged['publish_debug_image']),
         backend_options=_backend_options(merged),
         autostart=bool(merged['autostart']),
@@ -327,6 +353,23 @@ def _cameras(value: Any) -> tuple[str, ...]:
     if repeated:
         raise ConfigError(f"parameter 'cameras' names {', '.join(repeated)} more than once")
     return tuple(names)
+
+
+def _tracking(values: Mapping[str, Any]) -> TrackingConfig:
+    """The tracking settings (ranges and choices were checked against PARAMETERS)."""
+    if values['tracker'] == 'trackers_bytetrack' and importlib.util.find_spec('trackers') is None:
+        raise ConfigError(
+            "parameter 'tracker' is 'trackers_bytetrack' but the 'trackers' package is not "
+            "installed; install it (docs/tracking.md) or use 'bytetrack'")
+    return TrackingConfig(
+        enabled=bool(values['tracking']),
+        tracker=str(values['tracker']),
+        association=TrackerConfig(max_lost=int(values['track_max_lost'])),
+        evidence=EvidenceConfig(
+            rule=str(values['track_evidence']), window=int(values['track_window']),
+            decay=float(values['track_decay']), min_frames=int(values['track_min_frames']),
+            max_missed=int(values['track_max_lost'])),
+    )
 
 
 def _backend_options(values: Mapping[str, Any]) -> dict[str, Any]:

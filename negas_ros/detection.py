@@ -61,6 +61,10 @@ class Detection:
         the score method.
     ood_confidence: how sure we are the object is unknown, in [0, 1].
     is_ood: the verdict, ``id_score < ood_threshold``.
+    track_id / track_frames: the detection's track and the frames it has been seen in, this
+        one included (-1 / 0 without tracking; see :mod:`negas_ros.tracking`). With tracking,
+        id_score, ood_confidence and is_ood are the track's, and frame_id_score /
+        frame_is_ood keep this frame's own score and verdict.
     """
 
     box_xyxy: tuple[float, float, float, float]
@@ -73,3 +77,17 @@ class Detection:
     id_score: float
     ood_confidence: float
     is_ood: bool
+    track_id: int = -1
+    track_frames: int = 0
+    frame_id_score: float | None = None
+    frame_is_ood: bool | None = None
+
+    @property
+    def own_id_score(self) -> float:
+        """This frame's score alone (the track's may differ)."""
+        return self.id_score if self.frame_id_score is None else self.frame_id_score
+
+    @property
+    def own_is_ood(self) -> bool:
+        """This frame's verdict alone."""
+        return self.is_ood if self.frame_is_ood is None else self.frame_is_ood

@@ -13,7 +13,8 @@ Detection2DArray contract (documented in the README):
 - results[0] is the verdict: an ID label with the detector confidence in [0, 1], or the
   unknown label with the OOD confidence in [0, 1];
 - for unknowns results[1] is the best ID label with its raw detector confidence;
-- Detection2D.id is left empty for trackers.
+- Detection2D.id is the track id while tracking is on (stable while the track lives, unique
+  per camera), else empty.
 
 LabelInfo: each ID label gets its index as class_id; the unknown label gets
 :data:`UNKNOWN_CLASS_ID`.
@@ -46,6 +47,7 @@ __all__ = [
     'detection_arrays',
     'hypothesis',
     'label_info',
+    'track_id',
 ]
 
 # vision_msgs reserves 65535 in LabelInfo for "unlabeled"; unknown objects use it.
@@ -89,7 +91,12 @@ def detection2d(new: MessageFactory, header: Any, det: Detection, unknown_label:
     else:
         results = [hypothesis(new, det.id_label, det.id_confidence)]
     return new(DETECTION_2D, header=header, results=results, bbox=bbox(new, det.box_xyxy),
-               id='')
+               id=track_id(det))
+
+
+def track_id(det: Detection) -> str:
+    """Detection2D.id of a detection: its track id, '' without a track."""
+    return str(det.track_id) if det.track_id >= 0 else ''
 
 
 def detection_array(new: MessageFactory, header: Any, detections: Sequence[Detection],
@@ -101,9 +108,12 @@ def detection_array(new: MessageFactory, header: Any, detections: Sequence[Detec
 
 def detection_arrays(
     new: MessageFactory, header: Any, detections: Sequence[Detection], unknown_label: str,
-    score_method: str, threshold: float, nega: bool,
+    score_method: str, threshold: float, nega: bool, track_evidence: str = '',
 ) -> tuple[Any, Any]:
-    """(Detection2DArray, OodDetectionArray) for one frame, ``header`` copied unchanged."""
+    """(Detection2DArray, OodDetectionArray) for one frame, ``header`` copied unchanged.
+
+    track_evidence: the evidence rule when the detections carry track verdicts, else ''.
+    """
     plain = []
     rich = []
     for det in detections:
@@ -113,10 +123,12 @@ def detection_arrays(
             OOD_DETECTION, detection=d2d, is_ood=bool(det.is_ood), id_score=float(det.id_score),
             ood_confidence=float(det.ood_confidence), id_label=det.id_label,
             id_confidence=float(det.id_confidence), negative_label=det.neg_label or '',
-            negative_confidence=float(det.neg_confidence)))
+            negative_confidence=float(det.neg_confidence), track_id=d2d.id,
+            track_frames=int(det.track_frames), frame_is_ood=bool(det.own_is_ood),
+            frame_id_score=float(det.own_id_score)))
     return (new(DETECTION_ARRAY, header=header, detections=plain),
             new(OOD_DETECTION_ARRAY, header=header, detections=rich, score_method=score_method,
-                threshold=float(threshold), nega=bool(nega)))
+                threshold=float(threshold), nega=bool(nega), track_evidence=track_evidence))
 
 
 def label_info(new: MessageFactory, header: Any, id_labels: Sequence[str], unknown_label: str,

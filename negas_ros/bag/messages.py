@@ -215,11 +215,11 @@ def ground_truth_from_msg(msg: Any) -> tuple[BoxLabel, ...]:
 
 def detection_arrays(
     msg_header: Any, detections: Sequence[Detection], unknown_label: str, score_method: str,
-    threshold: float, nega: bool,
+    threshold: float, nega: bool, track_evidence: str = '',
 ) -> tuple[Any, Any]:
     """(Detection2DArray, OodDetectionArray) for one frame: the node's output contract."""
     return contract.detection_arrays(_new, msg_header, detections, unknown_label, score_method,
-                                     threshold, nega)
+                                     threshold, nega, track_evidence)
 
 
 def label_info(msg_header: Any, id_labels: Sequence[str], unknown_label: str,

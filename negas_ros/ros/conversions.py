@@ -135,11 +135,12 @@ def to_detection2d(det: Detection, header: Header, unknown_label: str) -> Detect
 
 def to_detection_arrays(
     detections: Sequence[Detection], header: Header, unknown_label: str,
-    score_method: str, threshold: float, nega: bool,
+    score_method: str, threshold: float, nega: bool, track_evidence: str = '',
 ) -> tuple[Detection2DArray, OodDetectionArray]:
-    """Both output messages for one frame, with the image header copied unchanged."""
+    """Both output messages for one frame, with the image header copied unchanged
+    (track_evidence: the evidence rule when the verdicts are tracks', else '')."""
     plain, rich = contract.detection_arrays(_new, header, detections, unknown_label,
-                                            score_method, threshold, nega)
+                                            score_method, threshold, nega, track_evidence)
     return plain, rich
 
 

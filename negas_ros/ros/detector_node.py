@@ -66,7 +66,7 @@ from negas_ros.drawing import draw_detections
 from negas_ros.image_convert import ImageError, compressed_to_rgb, raw_to_rgb, rgb_to_bgr
 from negas_ros.msg import OodDetectionArray
 from negas_ros.package_paths import share_dir
-from negas_ros.pipeline import DetectorPipeline, FrameResult
+from negas_ros.pipeline import DetectorPipeline, FrameResult, StreamTracker
 from negas_ros.ros.conversions import (
     bgr_to_image_msg,
     to_detection_array,
@@ -131,6 +131,7 @@ class _Camera:
     last_frame_time: float = 0.0
     last_problem: float = -math.inf  # monotonic time of the last bad or failed frame
     last_non_finite: float = -math.inf  # ... of the last NaN/inf model output
+    tracks: StreamTracker = field(default_factory=StreamTracker)  # worker thread only
 
     def topic(self, relative: str) -> str:
         """The camera's name for a per-camera topic ('image' -> 'front/image')."""
@@ -249,6 +250,8 @@ class DetectorNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_activate(state)
+        for camera in self._cameras:  # frames after a pause start new tracks
+            camera.tracks = StreamTracker()
         self._is_active = True
         self._publish_label_info()
         return result
@@ -411,7 +414,7 @@ class DetectorNode(LifecycleNode):
         else:
             results = pipeline.process_batch([rgb for _, _, rgb in good])
         for (camera, msg, rgb), result in zip(good, results, strict=True):
-            self._publish(camera, msg.header, rgb, result)
+            self._publish(camera, msg.header, rgb, camera.tracks.apply(result))
             camera.stats['processed'] += 1
             camera.stats['batched'] += len(good) > 1
             # Each camera's latency covers the whole batch it rode in: what it waited for.
@@ -427,7 +430,7 @@ class DetectorNode(LifecycleNode):
         if ood_output.get_subscription_count() > 0:
             plain, rich = to_detection_arrays(
                 result.detections, header, config.unknown_label, config.score_method,
-                config.ood_threshold, config.nega)
+                config.ood_threshold, config.nega, result.track_evidence)
             camera.outputs['detections'].publish(plain)
             ood_output.publish(rich)
         else:

@@ -2,7 +2,8 @@
 
 The dependencies plus the `models` and `tools` extras must cover each module imported anywhere
 in negas_ros outside negas_ros/ros (the node), except the ROS packages (`play` needs ROS) and
-TensorRT (an optional import of `negas-ros export --tensorrt`).
+TensorRT (an optional import of `negas-ros export --tensorrt`) and the optional
+`trackers` package.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import sys
 REPO = Path(__file__).resolve().parents[2]
 # import name -> distribution name where the two differ
 _DIST = {'cv2': 'opencv-python-headless', 'yaml': 'pyyaml'}
-_NOT_PIP = {'rclpy', 'rosgraph_msgs', 'ament_index_python', 'tensorrt', 'negas_ros'}
+# trackers/supervision: the optional 'trackers_bytetrack' tracker, installed with --no-deps
+# (their opencv-python requirement clashes with opencv-python-headless; docs/tracking.md).
+_NOT_PIP = {'rclpy', 'rosgraph_msgs', 'ament_index_python', 'tensorrt', 'negas_ros',
+            'trackers', 'supervision'}
 
 
 def _declared() -> set[str]:
