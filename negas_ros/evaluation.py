@@ -37,6 +37,7 @@ from array import array
 from collections import Counter
 from collections.abc import Mapping, Sequence
 import contextlib
+import copy
 from dataclasses import dataclass, field
 import io
 import math
@@ -115,6 +116,7 @@ class DetectionSet:
         self.det_class = array('i')
         self.det_confidence = array('d')
         self.det_score = array('d')
+        self.det_frame_score = array('d')  # the frame's own score (= det_score untracked)
         self.det_is_ood = array('b')
         self.gt_image = array('i')
         self.gt_box = array('d')
@@ -126,6 +128,12 @@ class DetectionSet:
     @property
     def num_frames(self) -> int:
         return len(self.image_width)
+
+    def with_frame_scores(self) -> DetectionSet:
+        """A shallow copy whose OOD scores are each frame's own (not its track's)."""
+        out = copy.copy(self)
+        out.det_score = self.det_frame_score
+        return out
 
     @property
     def num_detections(self) -> int:
@@ -169,6 +177,7 @@ class DetectionSet:
             self.det_class.append(index)
             self.det_confidence.append(float(det.id_confidence))
             self.det_score.append(float(det.id_score))
+            self.det_frame_score.append(float(det.own_id_score))
             self.det_is_ood.append(bool(det.is_ood))
         for box in ground_truth or ():
             found = self._gt_class(box.category)

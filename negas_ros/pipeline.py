@@ -133,14 +133,20 @@ class StreamTracker:
 
     Follows the configuration each result was made with: off when ``tracking`` is false, a new
     tracker when the tracking settings change, tracks forgotten when the scores stop being
-    comparable (labels, score method or its parameters, NegA). Not thread-safe: one stream,
-    one caller.
+    comparable (labels, score method or its parameters, NegA) and at a cut in time: a frame
+    stamped earlier than the last one (a bag replayed again) or more than ``max_gap_s`` after
+    it (a camera that stalled, the next video of a bag). Not thread-safe: one stream, one
+    caller.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_gap_s: float = 1.0) -> None:
+        self.max_gap_s = max_gap_s
         self._video: VideoTracker | None = None
+        self._last_stamp_s: float | None = None
+        self.cuts = 0  # tracks forgotten at a cut in time
 
-    def apply(self, result: FrameResult) -> FrameResult:
+    def apply(self, result: FrameResult, stamp_s: float | None = None) -> FrameResult:
+        """``result`` with track verdicts; ``stamp_s``: the frame's stamp (None: no cut check)."""
         config = result.config
         if not config.tracking.enabled:
             self._video = None
@@ -148,6 +154,11 @@ class StreamTracker:
         start = time.perf_counter()
         if self._video is None or self._video.config != config.tracking:
             self._video = VideoTracker(config.tracking)
+        if stamp_s is not None:
+            last, self._last_stamp_s = self._last_stamp_s, stamp_s
+            if last is not None and not 0.0 <= stamp_s - last <= self.max_gap_s:
+                self._video.reset()
+                self.cuts += 1
         score_key = (config.labels.id_labels, config.labels.negative_labels, config.nega,
                      config.score_params)
         detections = self._video.track(result.detections, config.score_method,

@@ -21,7 +21,8 @@ Conventions (the contract of every bag and evaluation built on this module)
     - Time stamps: label ``timestamp`` values (milliseconds) when every frame has one and they
       strictly increase; otherwise ``1 / rate_hz`` apart. det_20 gives every image the same
       ``timestamp`` (10000: the frame's offset in its source video), so det_20 image folders use
-      the rate. Video frames are stamped with their time in the video.
+      the rate. Video frames are stamped with their time in the video; videos follow each
+      other with :data:`VIDEO_GAP_S` of stamp time between them (a cut trackers see).
 
 Memory: labels are parsed one frame at a time (:func:`iter_label_frames` streams the JSON with
 ijson) and each image is read when its frame is produced; only file names are kept for the whole
@@ -61,6 +62,9 @@ __all__ = [
 
 IMAGE_SUFFIXES: Mapping[str, str] = {'.jpg': 'jpeg', '.jpeg': 'jpeg', '.png': 'png'}
 VIDEO_SUFFIXES: tuple[str, ...] = ('.mov', '.mp4', '.avi', '.mkv')
+VIDEO_GAP_S = 2.0
+"""Stamp time left between two videos of a folder: a cut in time that trackers see (the
+node and ``evaluate --track`` forget their tracks after a gap of more than 1 s)."""
 BadBoxPolicy = Literal['error', 'clip', 'skip']
 BAD_BOX_POLICIES: tuple[str, ...] = ('error', 'clip', 'skip')
 
@@ -718,6 +722,6 @@ class VideoFolderSequence(_FolderSequence):
                 capture.release()
             self.unmatched_labels += len(labels) - matched
             step = 1.0 / self.fps if self.fps is not None else 1.0 / src_fps
-            offset_s += last_t + step
+            offset_s += last_t + step + VIDEO_GAP_S
             if self.limit is not None and produced >= self.limit:
                 return

@@ -17,7 +17,7 @@ writes, under the output folder:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import datetime
 import json
 import logging
@@ -42,7 +42,8 @@ from negas_ros.evaluation import (
     to_jsonable,
 )
 from negas_ros.image_convert import ImageError
-from negas_ros.pipeline import DetectorPipeline
+from negas_ros.pipeline import DetectorPipeline, StreamTracker
+from negas_ros.track_metrics import TrackLog, verdict_report
 
 __all__ = ['EvaluationOptions', 'FrameSource', 'run_evaluation']
 
@@ -78,7 +79,9 @@ class FrameSource:
 class EvaluationOptions:
     """result_bags: write ``bags/<set>``; annotate: also annotated JPEG frames in them;
     storage: 'mcap' or 'sqlite3'; progress: tqdm bars; tau: a given confidence threshold
-    instead of the F1-optimal one; jpeg_quality: of annotated frames."""
+    instead of the F1-optimal one; jpeg_quality: of annotated frames; track: score the
+    track-level verdict (the configuration's tracking settings, switched on) as well as the
+    per-frame one, tracks forgotten at each cut in time (a new video)."""
 
     result_bags: bool = True
     annotate: bool = False
@@ -86,6 +89,7 @@ class EvaluationOptions:
     progress: bool = True
     tau: float | None = None
     jpeg_quality: int = 90
+    track: bool = False
 
 
 class _ResultBag:
@@ -132,7 +136,7 @@ class _ResultBag:
             self._label_info_written = True
         plain, rich = messages.detection_arrays(
             header, result.detections, config.unknown_label, config.score_method,
-            config.ood_threshold, config.nega)
+            config.ood_threshold, config.nega, result.track_evidence)
         self.writer.write(self.detections, frame.log_ns, plain)
         self.writer.write(self.ood, frame.log_ns, rich)
         if self.options.annotate:
@@ -162,6 +166,10 @@ def _run_set(pipeline: DetectorPipeline, source: FrameSource, out_dir: Path,
     dataset = DetectionSet(source.name, config.labels.id_labels)
     bag_path = out_dir / 'bags' / source.name if options.result_bags else None
     bad_images = 0
+    tracks = StreamTracker() if options.track else None
+    tracking = replace(config.tracking, enabled=True)
+    log = TrackLog()
+    segment = 0
     with _ResultBag(bag_path, options, source, pipeline) as bag, \
             _progress(source.length, f'{source.role} {source.name}', options.progress) as bar:
         frames: Iterator[Frame] = iter(source.frames)
@@ -175,6 +183,14 @@ def _run_set(pipeline: DetectorPipeline, source: FrameSource, out_dir: Path,
                 bar.update(1)
                 continue
             result = pipeline.process(rgb)
+            if tracks is not None:
+                cuts = tracks.cuts
+                result = tracks.apply(replace(result, config=replace(result.config,
+                                                                     tracking=tracking)),
+                                      frame.stamp_ns * 1e-9)
+                segment += tracks.cuts != cuts
+                log.add(source.role if source.role == 'id' else source.name,
+                        f'{source.name}/{segment}', frame.index, result.detections)
             labels = frame.labels if source.role == 'id' else None
             dataset.add_frame(rgb.shape[1], rgb.shape[0], result.detections, labels)
             bag.write(frame, rgb, result)
@@ -190,12 +206,46 @@ def _run_set(pipeline: DetectorPipeline, source: FrameSource, out_dir: Path,
     }
     if source.role == 'id':
         info['frames_with_ground_truth'] = dataset.num_frames_with_gt
+    if tracks is not None:
+        info['track_log'] = log
+        info['video_segments'] = segment + 1
     return dataset, info
 
 
 def _map_block(coco: CocoResult) -> dict[str, Any]:
     return {'map': coco.map, 'map50': coco.map50, 'map75': coco.map75,
             'per_class_ap': coco.per_class_ap, 'per_class_ap50': coco.per_class_ap50}
+
+
+def _tracking_block(config: Any, id_set: DetectionSet, ood_sets: Sequence[DetectionSet],
+                    tau: float | None, logs: Sequence[TrackLog]) -> dict[str, Any]:
+    """With ``--track``: the per-frame verdict's OOD metrics (``ood`` holds the track's) and
+    both verdicts' flicker, frames to the first flag and wrongly flagged ID tracks, at the
+    configured threshold (definitions: :mod:`negas_ros.track_metrics`)."""
+    per_frame: dict[str, Any] = {}
+    for dataset in ood_sets:
+        result = evaluate_ood(id_set.with_frame_scores(), dataset.with_frame_scores(), tau)
+        per_frame[dataset.name] = {**result.metrics, **({'reason': result.reason}
+                                                        if result.reason else {})}
+    log = TrackLog()
+    for part in logs:
+        for name in ('kind', 'sequence', 'frame', 'track', 'track_frames', 'frame_score',
+                     'track_score'):
+            getattr(log, name).extend(getattr(part, name))
+    keys = ('flicker_per_100_frames', 'frames_to_flag_median', 'ood_tracks_flagged',
+            'id_tracks_wrongly_flagged', 'tracks')
+    evidence = config.tracking.evidence
+    verdicts = {
+        verdict: {key: report[key] for key in keys}
+        for verdict, report in (
+            ('per_frame', verdict_report(log, 'per_frame', (), config.ood_threshold)),
+            ('track', verdict_report(log, 'track', (), config.ood_threshold,
+                                     evidence.min_frames)))}
+    return {'ood_per_frame': per_frame, **verdicts,
+            'evidence': {'rule': evidence.rule, 'window': evidence.window,
+                         'decay': evidence.decay, 'min_frames': evidence.min_frames},
+            'tracker': config.tracking.tracker,
+            'max_lost': config.tracking.association.max_lost}
 
 
 def run_evaluation(
@@ -215,6 +265,10 @@ def run_evaluation(
       ``aupr_out``, ``num_id_samples``, ``num_ood_samples`` and ``reason`` when undefined;
       ``sets``: per set frames, detections, bad images, result bag path;
       ``ground_truth_not_evaluated``: categories not matched to an ID label, with counts;
+      ``tracking`` (only with ``options.track``; ``ood`` then scores the track verdict):
+      ``ood_per_frame`` (the per-frame verdict's block), ``per_frame`` and ``track`` (flicker
+      per 100 frames, median frames to the first flag of an OOD track, fractions of OOD and
+      ID tracks ever flagged, at ``ood_threshold``), the evidence rule and tracker;
       ``config``, ``protocol``, ``plots``, ``negas_ros_version``, ``created``.
 
     on_frame: called with (set name, frames done) after each frame (benchmarks).
@@ -229,6 +283,8 @@ def run_evaluation(
     id_set, id_info = _run_set(pipeline, id_source, out_dir, options, on_frame)
     ood_runs = [_run_set(pipeline, source, out_dir, options, on_frame) for source in ood_sources]
 
+    track_logs = [info.pop('track_log') for info in (id_info, *(i for _, i in ood_runs))
+                  if 'track_log' in info]
     coco = coco_evaluate(id_set)
     coco_known = coco_evaluate(id_set, ~id_set.is_ood())
     threshold = (f1_optimal_threshold(coco.precision, coco.scores, coco.rec_thrs)
@@ -245,6 +301,10 @@ def run_evaluation(
             entry['reason'] = result.reason
             _log.warning('OOD metrics of %s undefined: %s', dataset.name, result.reason)
         ood_block[dataset.name] = entry
+    tracking_block = None
+    if options.track:
+        tracking_block = _tracking_block(config, id_set, [d for d, _ in ood_runs], tau,
+                                         track_logs)
     if id_set.gt_not_evaluated:
         _log.info('ground-truth categories not evaluated (no ID label): %s',
                   dict(id_set.gt_not_evaluated))
@@ -262,6 +322,7 @@ def run_evaluation(
         'per_class_tau': dict(zip(class_names, threshold.per_class, strict=False)),
         'per_class_best_f1': dict(zip(class_names, threshold.per_class_f1, strict=False)),
         'ood': ood_block,
+        **({'tracking': tracking_block} if tracking_block is not None else {}),
         'sets': {id_source.name: id_info,
                  **{source.name: info for source, (_, info) in zip(ood_sources, ood_runs,
                                                                     strict=True)}},

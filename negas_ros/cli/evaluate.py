@@ -60,6 +60,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help='first stamp for image folders, seconds since the epoch '
                              '(default: now)')
     parser.add_argument('--frame-id', default='camera', help='frame_id for image folders')
+    parser.add_argument('--track', action='store_true',
+                        help='score the track-level verdict too (video sets: frames in time '
+                             'order, tracks forgotten at a gap of more than 1 s between stamps; '
+                             "uses the params' tracker and track_* settings); without it every "
+                             "frame is judged alone, whatever the params' tracking says")
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
     parser.set_defaults(func=run)
 
@@ -156,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     pipeline = DetectorPipeline(config, create_backend(config.backend, config.backend_spec()))
     options = EvaluationOptions(result_bags=not args.no_result_bags, annotate=args.annotate,
                                 storage=args.storage, progress=not args.no_progress,
-                                tau=args.tau)
+                                tau=args.tau, track=args.track)
     metrics = run_evaluation(pipeline, id_source, ood_sources, args.out, options)
     _print_summary(metrics, args.out)
     return 0
@@ -174,5 +179,15 @@ def _print_summary(metrics: dict[str, Any], out: Path) -> None:
                      f"AUPR {_fmt(entry['aupr'])}  ({entry['num_id_samples']} ID / "
                      f"{entry['num_ood_samples']} OOD samples)"
                      + (f"  [{entry['reason']}]" if entry.get('reason') else ''))
+    tracking = metrics.get('tracking')
+    if tracking:
+        lines.append('  (OOD metrics above: track verdict; per frame: ' + ', '.join(
+            f"{name} FPR95 {_fmt(entry.get('fpr95'))}"
+            for name, entry in tracking['ood_per_frame'].items()) + ')')
+        for verdict in ('per_frame', 'track'):
+            block = tracking[verdict]
+            lines.append(f"  {verdict}: flicker {_fmt(block['flicker_per_100_frames'])} per 100 "
+                         f"frames, frames to first flag {_fmt(block['frames_to_flag_median'])}, "
+                         f"ID tracks flagged {_fmt(block['id_tracks_wrongly_flagged'])}")
     lines.append(f'wrote {out / "metrics.json"}')
     print('\n'.join(lines), file=sys.stderr)

@@ -414,7 +414,8 @@ class DetectorNode(LifecycleNode):
         else:
             results = pipeline.process_batch([rgb for _, _, rgb in good])
         for (camera, msg, rgb), result in zip(good, results, strict=True):
-            self._publish(camera, msg.header, rgb, camera.tracks.apply(result))
+            stamp_s = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+            self._publish(camera, msg.header, rgb, camera.tracks.apply(result, stamp_s))
             camera.stats['processed'] += 1
             camera.stats['batched'] += len(good) > 1
             # Each camera's latency covers the whole batch it rode in: what it waited for.

@@ -66,6 +66,8 @@ class SceneObject:
     truncated: part of it lies outside the frame.
     depth_m: its distance from the camera along the street, metres.
     attributes: extra det_20 attributes the painter set (``trafficLightColor``).
+    track_id: in a video frame (:meth:`World.render_video`), the object's identity, the same
+        in every frame of its sequence and its label id there; 0 in a still image.
     """
 
     id: int
@@ -76,12 +78,14 @@ class SceneObject:
     truncated: bool
     depth_m: float
     attributes: Mapping[str, str]
+    track_id: int = 0
 
     def label(self) -> dict[str, Any]:
-        """This object as a det_20 label (see :mod:`negas_ros.world.det20`)."""
+        """This object as a det_20 label (see :mod:`negas_ros.world.det20`); in a video frame
+        its id is the track id, as in BDD100K's tracking labels."""
         x1, y1, x2, y2 = self.box
         return {
-            'id': str(self.id),
+            'id': str(self.track_id or self.id),
             'category': self.category,
             'attributes': {
                 'occluded': self.occluded,
@@ -131,6 +135,7 @@ class _Item:
     sprite: Sprite
     left: int  # image column of the sprite's first column
     top: int  # image row of the sprite's first row
+    track: int = 0  # identity across the frames of a video (0: a still image)
 
 
 class World:
@@ -210,6 +215,61 @@ class World:
         item = self._item(category, x, z, camera, layout_rng)
         return self._compose(split, index, camera, street, cond, background, glow, shadows,
                              [item], light_rng)
+
+    def render_video(self, split: str, index: int, frames: int = 60,
+                     size: tuple[int, int] = DEFAULT_SIZE, fps: float = 30.0) -> list[Scene]:
+        """Video ``index`` of ``split``: ``frames`` consecutive frames at ``fps``.
+
+        One layout of the split (objects drawn as in :meth:`render`, from a stream of its own,
+        so videos never repeat still images) seen from a camera driving forward at 0-4 m/s.
+        Road objects drive along the street (-1..6 m/s), others walk across it (up to 1.2 m/s)
+        or stand; static street furniture (traffic lights and signs, lamp posts, billboards,
+        benches, hydrants, plants, statues, trash cans) never moves. Each object keeps its
+        sprite, rescaled with its distance; its ``track_id`` (and det_20 label id) is the same
+        in every frame. An object leaves the labels while culled (mostly hidden, out of the
+        frame, or passed by the camera) and comes back with its id. Conditions and the street
+        stay fixed; the street texture does not scroll (ego motion shows in the objects).
+        Frames are named ``<split>_v<index:04d>_<frame:04d>.jpg``; each det_20 frame also
+        holds BDD100K's ``videoName`` and ``frameIndex``.
+        """
+        spec = SPLITS.get(split)
+        if spec is None:
+            raise ValueError(f'unknown split {split!r}; known: {", ".join(SPLITS)}')
+        width, height = _check_size(size)
+        if not isinstance(frames, int) or frames < 1:
+            raise ValueError(f'frames must be a positive int, got {frames!r}')
+        if not fps > 0:
+            raise ValueError(f'fps must be positive, got {fps!r}')
+        video = f'video:{split}'
+        scene_rng, layout_rng, clutter_rng, light_rng = self._rngs(video, index)
+        camera = sample_camera(width, height, scene_rng)
+        street = sample_street(scene_rng)
+        cond = sample_conditions(scene_rng)
+        background, glow, shadows = paint_background(camera, street, cond, scene_rng,
+                                                     self._bank)
+        objects = self._layout(spec, camera, street, layout_rng)
+        clutter = self._clutter(camera, street, clutter_rng, objects)
+        for track, item in enumerate(objects, start=1):
+            item.track = track
+        motion_rng = np.random.default_rng(layout_rng.integers(2**63))
+        ego = float(motion_rng.uniform(0.0, 4.0))
+        velocity = [_object_velocity(item.category, motion_rng) for item in objects]
+        dt = 1.0 / fps
+        name = f'{split}_v{index:04d}'.replace(':', '_').replace(' ', '_')
+        scenes = []
+        for t in range(frames):
+            moved = [_moved(item, camera, vx * t * dt, (vz - ego) * t * dt)
+                     for item, (vx, vz) in zip(objects, velocity, strict=True)]
+            still = [_moved(item, camera, 0.0, -ego * t * dt) for item in clutter]
+            items = _cull([i for i in still + moved if i is not None], camera)
+            frame_rng = np.random.default_rng([int(light_rng.integers(2**63)), t])
+            # _compose paints into the background it is given: each frame gets a copy.
+            scene = self._compose(split, index, camera, street, cond, background.copy(), glow,
+                                  shadows, items, frame_rng)
+            label = {**scene.frame_label, 'name': f'{name}_{t:04d}.jpg', 'videoName': name,
+                     'frameIndex': t}
+            scenes.append(replace(scene, frame_label=label))
+        return scenes
 
     # ---- internals --------------------------------------------------------------------------
 
@@ -313,7 +373,7 @@ class World:
                 visible_fraction=visible / total,
                 occluded=visible < _OCCLUDED_BELOW * in_frame,
                 truncated=in_frame < total, depth_m=round(item.z, 3),
-                attributes=dict(item.sprite.attributes)))
+                attributes=dict(item.sprite.attributes), track_id=item.track))
         name = f'{split}_{index:06d}.jpg'.replace(':', '_').replace(' ', '_')
         frame = frame_dict(name, cond.weather, street.scene, cond.timeofday,
                            [o.label() for o in scene_objects])
@@ -321,6 +381,51 @@ class World:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
+# Street furniture: never moves in a video.
+_STATIC = frozenset({'traffic light', 'traffic sign', 'lamp post', 'billboard', 'bench',
+                     'fire hydrant', 'potted plant', 'statue', 'trash can'})
+_NEAREST_M = 2.0  # an object nearer than this has been passed by the camera
+
+
+def _object_velocity(category: str | None, rng: Rng) -> tuple[float, float]:
+    """(across, along) the street in m/s, relative to the ground."""
+    if category is None or category in _STATIC:
+        return 0.0, 0.0
+    if CATEGORY_BY_NAME[category].zone == 'road':
+        return 0.0, float(rng.uniform(-1.0, 6.0))
+    if rng.random() < 0.4:
+        return 0.0, 0.0
+    return float(rng.uniform(-1.2, 1.2)), 0.0
+
+
+def _moved(item: _Item, camera: Camera, dx: float, dz: float) -> _Item | None:
+    """The item shifted by (dx, dz) metres, its sprite rescaled; None once passed."""
+    import cv2
+
+    z = item.z + dz
+    if z < _NEAREST_M:
+        return None
+    sprite = item.sprite
+    if dz != 0.0:
+        scale = item.z / z
+        h, w = sprite.mask.shape
+        new_w, new_h = max(round(w * scale), 1), max(round(h * scale), 1)
+        if new_w * new_h > 4 * camera.width * camera.height:
+            return None
+        sprite = Sprite(
+            np.asarray(cv2.resize(sprite.rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR),
+                       np.uint8),
+            cv2.resize(sprite.mask.view(np.uint8), (new_w, new_h),
+                       interpolation=cv2.INTER_NEAREST).astype(bool),
+            cv2.resize(sprite.glow.view(np.uint8), (new_w, new_h),
+                       interpolation=cv2.INTER_NEAREST).astype(bool),
+            (sprite.foot[0] * new_w / w, sprite.foot[1] * new_h / h), dict(sprite.attributes))
+    x = item.x + dx
+    foot_x, foot_y = camera.project(x, 0.0, z)
+    return _Item(item.category, x, z, sprite, round(foot_x - sprite.foot[0]),
+                 round(foot_y - sprite.foot[1]), item.track)
+
 
 
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:
