@@ -47,6 +47,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help='replace the outputs in a non-empty DIR')
     export.set_defaults(func=_export)
 
+    videos = actions.add_parser(
+        'export-video', help='render videos of a split: AVI + JPEG frames + tracking labels',
+        description='Write videos of a split (moving camera and objects, track ids stable over '
+                    "frames) as BDD100K's tracking set is laid out: DIR/videos/*.avi, "
+                    'DIR/labels/<video>.json, DIR/images/*.jpg and DIR/labels.json. '
+                    '`negas-ros bdd100k-to-bag --videos DIR/videos --labels DIR/labels` makes '
+                    'a bag of them; `negas-ros evaluate --track` scores tracks on it.')
+    videos.add_argument('--split', required=True, help='split name (see `negas-ros world info`)')
+    videos.add_argument('--count', type=int, required=True, metavar='N', help='videos to write')
+    videos.add_argument('--frames', type=int, default=60, metavar='N',
+                        help='frames per video (default: 60)')
+    videos.add_argument('--fps', type=float, default=30.0, help='frame rate (default: 30)')
+    videos.add_argument('--out', required=True, metavar='DIR', help='output folder')
+    videos.add_argument('--size', type=parse_size, default=(320, 320), metavar='WxH',
+                        help='frame size (default: 320x320)')
+    videos.add_argument('--seed', type=int, default=0, help='world seed (default: 0)')
+    videos.add_argument('--start', type=int, default=0, metavar='I',
+                        help='first video index (default: 0)')
+    videos.add_argument('--jpeg-quality', type=int, default=95, metavar='Q',
+                        help='JPEG quality of the frames (default: 95)')
+    videos.add_argument('--overwrite', action='store_true',
+                        help='replace the outputs in a non-empty DIR')
+    videos.set_defaults(func=_export_videos)
+
     preview = actions.add_parser(
         'preview', help='contact sheet: one instance per category and scenes per split',
         description='Write a PNG contact sheet: every category (ID categories next to their '
@@ -85,6 +109,18 @@ def _export(args: argparse.Namespace) -> int:
                           overwrite=args.overwrite)
     print(f"wrote {result['images']} images ({result['objects']} objects) and "
           f"{result['labels']} in {result['seconds']:.1f} s", file=sys.stderr)
+    return 0
+
+
+def _export_videos(args: argparse.Namespace) -> int:
+    from negas_ros.world import export_videos
+
+    result = export_videos(args.split, args.count, args.out, frames=args.frames, seed=args.seed,
+                           size=args.size, fps=args.fps, start=args.start,
+                           jpeg_quality=args.jpeg_quality, overwrite=args.overwrite)
+    print(f"wrote {result['videos']} videos ({result['images']} frames, {result['tracks']} "
+          f"tracks, {result['objects']} labels) and {result['labels']} in "
+          f"{result['seconds']:.1f} s", file=sys.stderr)
     return 0
 
 

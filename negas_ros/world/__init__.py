@@ -9,8 +9,9 @@ benchmarking OOD object detection with exact ground truth (pure numpy + OpenCV, 
     scene.objects        # SceneObject: id, category, box, visible_fraction, occluded, ...
 
 Categories and their roles: :mod:`negas_ros.world.categories`; splits and why:
-:mod:`negas_ros.world.splits`; writing a split to disk: :func:`export_split`. Importing this
-package needs only numpy (OpenCV is imported when something is drawn), never ROS or torch.
+:mod:`negas_ros.world.splits`; writing a split to disk: :func:`export_split`, its videos:
+:func:`export_videos`. Importing this package needs only numpy (OpenCV is imported when
+something is drawn), never ROS or torch.
 """
 
 from negas_ros.world.categories import (
@@ -26,7 +27,7 @@ from negas_ros.world.categories import (
     UNSEEN_NEAR_OOD,
     Category,
 )
-from negas_ros.world.export import export_split, preview_sheet
+from negas_ros.world.export import export_split, export_videos, preview_sheet
 from negas_ros.world.scene import DEFAULT_SIZE, Scene, SceneObject, World
 from negas_ros.world.splits import SPLITS, VALIDATION_TWINS, SplitSpec
 
@@ -50,5 +51,6 @@ __all__ = [
     'SplitSpec',
     'World',
     'export_split',
+    'export_videos',
     'preview_sheet',
 ]

@@ -7,6 +7,18 @@ An exported split is the folder layout ``negas-ros bdd100k-to-bag --images DIR/i
     DIR/masks/<split>_<index:06d>.png    16-bit instance maps: 0 background, k = label id k
     DIR/labels.json                      det_20: a JSON list of frames, in index order
     DIR/world.json                       seed, split, size, indices, categories, splits
+
+Exported videos (:func:`export_videos`) are laid out as BDD100K's tracking set, so both
+``bdd100k-to-bag --videos DIR/videos --labels DIR/labels`` and ``bdd100k-to-bag --images
+DIR/images --labels DIR/labels.json`` read them::
+
+    DIR/videos/<video>.avi               MJPG at the video's frame rate
+    DIR/labels/<video>.json              its frames (det_20 + videoName, frameIndex; label ids
+                                         are track ids, the same in every frame)
+    DIR/images/<video>-<n:07d>.jpg       every frame as a JPEG (n counts from 1)
+    DIR/labels.json                      all frames, videos one after another; timestamps leave
+                                         2 s between videos, so trackers see the cuts
+    DIR/world.json                       seed, split, size, videos, frames, fps
 """
 
 from __future__ import annotations
@@ -27,7 +39,7 @@ from negas_ros.world.categories import CATEGORIES, CATEGORY_BY_NAME, TWINS
 from negas_ros.world.scene import DEFAULT_SIZE, Scene, World
 from negas_ros.world.splits import SPLITS
 
-__all__ = ['ExportResult', 'export_split', 'preview_sheet', 'write_png']
+__all__ = ['ExportResult', 'export_split', 'export_videos', 'preview_sheet', 'write_png']
 
 _log = logging.getLogger(__name__)
 
@@ -112,6 +124,74 @@ def export_split(split: str, count: int, out_dir: str | os.PathLike[str], *,
     seconds = time.perf_counter() - began
     return ExportResult(labels=out / 'labels.json', images=count, objects=objects,
                         seconds=seconds)
+
+
+def export_videos(split: str, count: int, out_dir: str | os.PathLike[str], *, frames: int = 60,
+                  seed: int = 0, size: tuple[int, int] = DEFAULT_SIZE, fps: float = 30.0,
+                  start: int = 0, jpeg_quality: int = 95, overwrite: bool = False,
+                  world: World | None = None) -> ExportResult:
+    """Render videos ``start .. start + count - 1`` of ``split`` (:meth:`World.render_video`)
+    into ``out_dir`` (layout in the module docstring); ``labels.json`` is written last.
+    Returns keys ``labels``, ``videos``, ``images``, ``objects`` (labels over all frames),
+    ``tracks`` (distinct objects), ``seconds``."""
+    import cv2
+
+    if split not in SPLITS:
+        raise ValueError(f'unknown split {split!r}; known: {", ".join(SPLITS)}')
+    if count < 1 or start < 0 or frames < 1:
+        raise ValueError(f'need count >= 1, frames >= 1 and start >= 0, got {count}, {frames} '
+                         f'and {start}')
+    if not 1 <= jpeg_quality <= 100:
+        raise ValueError(f'jpeg_quality must be 1..100, got {jpeg_quality}')
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise ValueError(f'{out} exists and is not empty; pass overwrite to replace it')
+        for sub in ('images', 'videos', 'labels'):
+            shutil.rmtree(out / sub, ignore_errors=True)
+        for name in ('labels.json', 'world.json'):
+            (out / name).unlink(missing_ok=True)
+    for sub in ('images', 'videos', 'labels'):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    world = world if world is not None else World(seed)
+    began = time.perf_counter()
+    every_frame: list[dict[str, Any]] = []
+    objects = tracks = 0
+    period_ms = round(1000.0 * frames / fps) + 2000  # each video's span plus the 2 s cut
+    for k, index in enumerate(range(start, start + count)):
+        scenes = world.render_video(split, index, frames=frames, size=size, fps=fps)
+        video = str(scenes[0].frame_label['videoName'])
+        writer = cv2.VideoWriter(str(out / 'videos' / f'{video}.avi'),
+                                 cv2.VideoWriter.fourcc(*'MJPG'), fps, size)
+        if not writer.isOpened():
+            raise OSError(f'cannot write {out / "videos" / video}.avi (OpenCV MJPG writer)')
+        labels = []
+        try:
+            for scene in scenes:
+                bgr = np.ascontiguousarray(scene.image[:, :, ::-1])
+                writer.write(bgr)
+                if not cv2.imwrite(str(out / 'images' / scene.name), bgr,
+                                   [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]):
+                    raise OSError(f'cannot write {out / "images" / scene.name}')
+                labels.append(scene.frame_label)
+                objects += len(scene.objects)
+        finally:
+            writer.release()
+        tracks += len({o.track_id for scene in scenes for o in scene.objects})
+        (out / 'labels' / f'{video}.json').write_text(json.dumps(labels), encoding='utf-8')
+        every_frame += [{**label, 'timestamp': int(label['timestamp']) + k * period_ms}
+                        for label in labels]
+    meta = {
+        'generator': 'negas_ros.world', 'seed': world.seed, 'split': split, 'kind': 'videos',
+        'size': {'width': size[0], 'height': size[1]}, 'start': start, 'count': count,
+        'frames': frames, 'fps': fps, 'split_categories': list(SPLITS[split].categories),
+    }
+    (out / 'world.json').write_text(json.dumps(meta, indent=1) + '\n', encoding='utf-8')
+    partial = out / 'labels.json.part'
+    partial.write_text(json.dumps(every_frame), encoding='utf-8')
+    partial.replace(out / 'labels.json')
+    return ExportResult(labels=out / 'labels.json', videos=count, images=count * frames,
+                        objects=objects, tracks=tracks, seconds=time.perf_counter() - began)
 
 
 def write_png(path: str | os.PathLike[str], image: RgbImage, palette: bool = False) -> None:

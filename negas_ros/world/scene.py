@@ -30,7 +30,7 @@ from negas_ros.world.background import (
 from negas_ros.world.canvas import Sprite
 from negas_ros.world.categories import CATEGORY_BY_NAME
 from negas_ros.world.clutter import CLUTTER
-from negas_ros.world.det20 import frame_dict
+from negas_ros.world.det20 import TIMESTAMP_MS, frame_dict
 from negas_ros.world.lighting import apply_conditions, fog_background, fog_colour, fog_sprite_alpha
 from negas_ros.world.painters import paint
 from negas_ros.world.splits import SPLITS, SplitSpec
@@ -229,8 +229,9 @@ class World:
         in every frame. An object leaves the labels while culled (mostly hidden, out of the
         frame, or passed by the camera) and comes back with its id. Conditions and the street
         stay fixed; the street texture does not scroll (ego motion shows in the objects).
-        Frames are named ``<split>_v<index:04d>_<frame:04d>.jpg``; each det_20 frame also
-        holds BDD100K's ``videoName`` and ``frameIndex``.
+        The video is named ``<split>_v<index:04d>`` and its frames as BDD100K names video
+        frames, ``<video>-<frame + 1:07d>.jpg``; each det_20 frame also holds BDD100K's
+        ``videoName`` and ``frameIndex`` and a ``timestamp`` of ``10000 + 1000 t / fps`` ms.
         """
         spec = SPLITS.get(split)
         if spec is None:
@@ -266,8 +267,8 @@ class World:
             # _compose paints into the background it is given: each frame gets a copy.
             scene = self._compose(split, index, camera, street, cond, background.copy(), glow,
                                   shadows, items, frame_rng)
-            label = {**scene.frame_label, 'name': f'{name}_{t:04d}.jpg', 'videoName': name,
-                     'frameIndex': t}
+            label = {**scene.frame_label, 'name': f'{name}-{t + 1:07d}.jpg', 'videoName': name,
+                     'frameIndex': t, 'timestamp': TIMESTAMP_MS + round(1000.0 * t / fps)}
             scenes.append(replace(scene, frame_label=label))
         return scenes
 

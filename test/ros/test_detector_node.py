@@ -36,8 +36,10 @@ ID_LABELS = ['car', 'person', 'bus']
 @pytest.fixture(scope='module')
 def detector(rclpy_context: None, tiny_gdino_dir: Any,
              labels_file: Any) -> Iterator[tuple[NodeProcess, Client]]:
+    # Unrelated still frames: the per-frame contract (tracking: test_tracking_node.py).
     params = {'model': str(tiny_gdino_dir), 'labels_file': str(labels_file),
-              'box_threshold': '0.0', 'ood_threshold': '0.5', 'max_detections': '20'}
+              'box_threshold': '0.0', 'ood_threshold': '0.5', 'max_detections': '20',
+              'tracking': 'false'}
     with running_detector('/e2e', params, Client('/e2e', 'e2e_client')) as running:
         yield running
 
@@ -187,7 +189,7 @@ def test_compressed_transport_and_corrupt_jpeg(rclpy_context: None, tiny_gdino_d
     import cv2
 
     params = {'model': str(tiny_gdino_dir), 'labels_file': str(labels_file),
-              'box_threshold': '0.0', 'input_transport': 'compressed'}
+              'box_threshold': '0.0', 'input_transport': 'compressed', 'tracking': 'false'}
     with running_detector('/e2e_jpeg', params, Client('/e2e_jpeg', 'e2e_jpeg_client'),
                           input_topic='image/compressed') as (node, client):
         ok, jpeg = cv2.imencode('.jpg', _frame(1, 320, 240))

@@ -25,8 +25,10 @@ NEG_LABELS = ['van', 'mannequin', 'tram', 'scooter']
 
 
 def _params(model_dir: Path, labels_file: Path) -> dict[str, str]:
+    # Unrelated still frames: the per-frame contract (tracking: test_tracking_node.py).
     return {'backend': 'yolo_world', 'model': str(model_dir), 'labels_file': str(labels_file),
-            'box_threshold': '0.0', 'ood_threshold': '0.5', 'max_detections': '20'}
+            'box_threshold': '0.0', 'ood_threshold': '0.5', 'max_detections': '20',
+            'tracking': 'false'}
 
 
 @pytest.fixture(scope='module')
@@ -86,7 +88,7 @@ def test_boxes_are_in_source_pixels(detector: Any, tiny_yolo_world_dir: Path,
     _, msg = client.send_and_wait(frame)
     config = config_from_values(_params(tiny_yolo_world_dir, labels_file)
                                 | {'box_threshold': 0.0, 'ood_threshold': 0.5,
-                                   'max_detections': 20})
+                                   'max_detections': 20, 'tracking': False})
     pipeline = DetectorPipeline(config, create_backend(config.backend, config.backend_spec()))
     local = pipeline.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
     # The same weights on the same frame, in this process: the best box must agree (the tiny

@@ -103,6 +103,13 @@ def test_bad_labels_file_names_the_file_and_key(tmp_path: Path) -> None:
     ({**BASE, 'nega': 1}, "'nega' must be of type bool"),
     ({**BASE, 'bogus': 1}, 'unknown parameter(s) bogus'),
     ({'id_labels': 'car'}, "'id_labels' must be a list of strings"),
+    ({**BASE, 'tracking': 'yes'}, "'tracking' must be of type bool"),
+    ({**BASE, 'tracker': 'sort'}, "'tracker' is 'sort'; choose one of bytetrack"),
+    ({**BASE, 'track_evidence': 'median'}, "'track_evidence' is 'median'; choose one of"),
+    ({**BASE, 'track_decay': 1.0}, "'track_decay' is 1.0; it must lie in [0.0, 0.999]"),
+    ({**BASE, 'track_min_frames': 0}, "'track_min_frames' is 0"),
+    ({**BASE, 'track_window': 0}, "'track_window' is 0"),
+    ({**BASE, 'track_max_lost': -1}, "'track_max_lost' is -1"),
 ])
 def test_invalid_values_are_rejected_with_the_parameter_named(values: dict[str, object],
                                                                 fragment: str) -> None:
@@ -177,3 +184,23 @@ def test_cameras_parameter() -> None:
             config_from_values({**base, 'cameras': bad})
     with pytest.raises(ConfigError, match="'cameras' must be a list"):
         config_from_values({**base, 'cameras': 'front'})
+
+
+def test_tracking_parameters_build_the_tracking_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = config_from_values({**BASE, 'track_evidence': 'mean', 'track_window': 7,
+                                 'track_decay': 0.5, 'track_min_frames': 4,
+                                 'track_max_lost': 12})
+    tracking = config.tracking
+    assert tracking.enabled and tracking.tracker == 'bytetrack'
+    assert (tracking.evidence.rule, tracking.evidence.window, tracking.evidence.decay,
+            tracking.evidence.min_frames) == ('mean', 7, 0.5, 4)
+    assert tracking.association.max_lost == tracking.evidence.max_missed == 12
+    assert not config_from_values({**BASE, 'tracking': False}).tracking.enabled
+    # The optional tracker needs its package; without it the parameter is refused by name.
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, 'find_spec',
+                        lambda name, *a: None if name == 'trackers' else real(name, *a))
+    with pytest.raises(ConfigError, match="'tracker' is 'trackers_bytetrack' but the 'trackers'"):
+        config_from_values({**BASE, 'tracker': 'trackers_bytetrack'})
