@@ -82,6 +82,18 @@ class Detection:
     frame_id_score: float | None = None
     frame_is_ood: bool | None = None
 
+    def with_track(self, track_id: int, track_frames: int, track_score: float,
+                   ood_confidence: float, is_ood: bool) -> Detection:
+        """This detection with its track's verdict; its own score and verdict are kept in
+        frame_id_score / frame_is_ood. (Built without ``dataclasses.replace``, whose __init__
+        call costs as much as the rest of the tracking stage, 50 times per frame.)"""
+        new = object.__new__(Detection)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(id_score=track_score, ood_confidence=ood_confidence, is_ood=is_ood,
+                            track_id=track_id, track_frames=track_frames,
+                            frame_id_score=self.own_id_score, frame_is_ood=self.own_is_ood)
+        return new
+
     @property
     def own_id_score(self) -> float:
         """This frame's score alone (the track's may differ)."""

@@ -109,9 +109,10 @@ def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:
     """(len(a), len(b)) IoU of two sets of (x1, y1, x2, y2) boxes."""
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0.0, None).prod(axis=2)
+    # x and y overlaps as separate 2-D arrays: cheaper than a (len(a), len(b), 2) product.
+    width = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    height = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.maximum(width, 0.0) * np.maximum(height, 0.0)
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
@@ -353,8 +354,6 @@ class VideoTracker:
         track_scores = np.array([s.track_score for s in scores], np.float64)
         confidence = ood_confidence(track_scores, score_method, threshold).tolist()
         min_frames = self.config.evidence.min_frames
-        return [replace(det, id_score=s.track_score, ood_confidence=float(c),
-                        is_ood=s.is_ood(threshold, min_frames), track_id=s.track_id,
-                        track_frames=s.frames, frame_id_score=det.id_score,
-                        frame_is_ood=det.is_ood)
+        return [det.with_track(s.track_id, s.frames, s.track_score, float(c),
+                               s.is_ood(threshold, min_frames))
                 for det, s, c in zip(detections, scores, confidence, strict=True)]

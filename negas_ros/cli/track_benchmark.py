@@ -92,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
         'track': test['track'],
         'chosen': chosen,
         'chosen_evidence': next(c.evidence for c in CANDIDATES if c.name == chosen).__dict__,
-        'selection_rule': 'lowest validation near FPR95 (track) among candidates whose '
-                          'validation frames_to_flag_median <= 5; ties: lower flicker',
+        'selection_rule': 'among candidates whose validation frames_to_flag_median <= 5, '
+                          'those within 1 point of the lowest validation near FPR95, then the '
+                          'least validation flicker',
         'validation': {name: {'near_fpr95': r['track']['near']['fpr95'],
                               'flicker_per_100_frames': r['track']['flicker_per_100_frames'],
                               'frames_to_flag_median': r['track']['frames_to_flag_median'],
@@ -126,9 +127,27 @@ def run(args: argparse.Namespace) -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / 'tracking.json').write_text(json.dumps(doc, indent=2, default=float) + '\n')
-    (args.out / 'tracking.md').write_text(render_markdown(doc))
+    write_markdown(args.out / 'tracking.md', render_markdown(doc))
     print(console_summary(doc))
     return 0
+
+
+BEGIN = '<!-- track-benchmark results: begin (written by negas-ros track-benchmark) -->'
+END = '<!-- track-benchmark results: end -->'
+
+
+def write_markdown(path: Path, results: str) -> None:
+    """Put ``results`` between the BEGIN/END markers of ``path`` (the hand-written rest of
+    the page stays); a page without them gets the results alone, between markers."""
+    block = f'{BEGIN}\n{results.rstrip()}\n{END}\n'
+    text = path.read_text(encoding='utf-8') if path.exists() else ''
+    if BEGIN in text and END in text:
+        head, _, rest = text.partition(BEGIN)
+        _, _, tail = rest.partition(END)
+        text = head + block + tail.lstrip('\n')
+    else:
+        text = block
+    path.write_text(text, encoding='utf-8')
 
 
 def _f(value: Any, digits: int = 3) -> str:
@@ -137,6 +156,12 @@ def _f(value: Any, digits: int = 3) -> str:
     if isinstance(value, float):
         return f'{value:.{digits}f}'
     return str(value)
+
+
+def _change(drop: float | None) -> str:
+    if drop is None:
+        return 'n/a'
+    return f'{100.0 * drop:.1f}% lower' if drop >= 0 else f'{-100.0 * drop:.1f}% higher'
 
 
 def _pct(value: Any) -> str:
@@ -160,18 +185,19 @@ def render_markdown(doc: dict[str, Any]) -> str:
     meta = doc['meta']
     per_frame, track = doc['per_frame'], doc['track']
     lines = [
-        '# Track-level OOD: benchmark results',
+        '## Results',
         '',
-        f"*Written by `negas-ros track-benchmark` on {meta['date']} ({meta['machine']}); "
-        f"model `{meta['model']}` ({meta['backend']}), labels `{Path(meta['labels']).name}`, "
-        f"score `{meta['score_method']}` at threshold {meta['ood_threshold']}, tracker "
-        f"`{meta['tracker']}`. {meta['videos_per_kind']} videos of {meta['frames_per_video']} "
-        f"frames ({meta['size'][0]}x{meta['size'][1]}, 30 fps) per set kind, world seed "
-        f"{meta['seed']}. The design and the definitions are in docs/tracking.md' companion "
-        'section below.*',
+        f"*`negas-ros track-benchmark --out docs` on {meta['date']} ({meta['machine']}): "
+        f"model `{Path(meta['model']).name}` ({meta['backend']}), labels "
+        f"`{Path(meta['labels']).name}`, score `{meta['score_method']}`, tracker "
+        f"`{meta['tracker']}`; {meta['videos_per_kind']} videos of {meta['frames_per_video']} "
+        f"frames ({meta['size'][0]}x{meta['size'][1]}, 30 fps) per set kind and split, world "
+        f"seed {meta['seed']}; {meta['detections']} test detections.*",
         '',
         f"Evidence rule chosen on the validation videos: **{doc['chosen']}** "
-        f"({doc['selection_rule']}). Test videos, same model and negatives:",
+        f"({doc['selection_rule']}). Thresholds, each at 95% of its verdict's ID validation "
+        f"samples: per frame {_f(doc['thresholds']['per_frame'])}, track "
+        f"{_f(doc['thresholds']['track'])}. Test videos, same model and negatives:",
         '',
         '| verdict | near FPR95 | near AUROC | far FPR95 | near_unseen FPR95 | flicker / 100 '
         'frames | frames to first flag (median) | OOD tracks flagged | ID tracks wrongly '
@@ -193,12 +219,15 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"ID mAP of the ID test videos (tracking changes no box or label): "
         f"{_pct(doc['id_map']['map'])} (mAP50 {_pct(doc['id_map']['map50'])}). Tracking cost "
         f"{_f(doc['tracking_ms_per_frame'], 3)} ms per frame here (detector "
-        f"{_f(doc['detector_ms_per_frame'], 1)} ms); {meta['detections']} detections.",
+        f"{_f(doc['detector_ms_per_frame'], 1)} ms). Share of the per-frame score variance "
+        f"that lies within tracks (what averaging can remove): "
+        f"{_pct(doc['score_variance_within_tracks']['test'])}% on test "
+        f"({_pct(doc['score_variance_within_tracks']['val'])}% on validation).",
         '',
-        '## Against the targets',
+        '### Against the targets',
         '',
         f"- Near-OOD FPR95, track vs per frame: {_pct(near_pf)} -> {_pct(near_tr)}, "
-        f"{_pct(drop)}% lower (target: at least 30% lower): "
+        f"{_change(drop)} (target: at least 30% lower): "
         f"**{'met' if drop is not None and drop >= 0.30 else 'missed'}**.",
         f"- Flicker: {_f(flick_pf, 2)} -> {_f(flick_tr, 2)} changes per 100 frames, "
         f"{_f(ratio, 1)}x lower (target: 5x): "
@@ -207,7 +236,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"{_f(track['frames_to_flag_median'], 1)} (target: at most 5): **"
         f"{'met' if (track['frames_to_flag_median'] or 99) <= 5 else 'missed'}**.",
         '',
-        '## Validation (where the rule was chosen)',
+        '### Validation (where the rule was chosen)',
         '',
         '| candidate | near FPR95 | flicker / 100 frames | frames to flag | ID tracks '
         'wrongly flagged |',

@@ -1,11 +1,13 @@
-"""`make demo`: the detector node on the embedded model, fed generated scenes over ROS.
+"""`make demo`: the detector node on the embedded model, fed generated videos over ROS.
 
 Starts ``detector_node`` as its own process with ``config/demo.yaml`` (the embedded mini NegAS
-detector, offline), publishes scenes of the procedural street world like a camera (best effort
-``bgr8`` on ``/camera/image_raw``; each scene holds ID objects and objects outside the ID
-labels), prints a summary per frame (detections, unknowns, how many unknowns sit on objects
-that really are outside the ID labels, latency), writes annotated frames from ``debug_image``
-and a contact sheet, and ends by itself.
+detector, offline, tracking on), publishes videos of the procedural street world like a camera
+(best effort ``bgr8`` on ``/camera/image_raw`` at ``--rate`` Hz, a moving camera; each video
+holds ID objects and objects outside the ID labels; a pause between videos, so the node starts
+new tracks), prints a line per answered frame (detections with their track ids, unknowns, how
+many unknowns sit on objects that really are outside the ID labels, latency) and a summary by
+track, writes annotated frames from ``debug_image`` and a contact sheet, and ends by itself.
+The node drops frames it cannot keep up with, as designed: the newest frame wins.
 """
 
 from __future__ import annotations
@@ -29,14 +31,15 @@ from negas_ros.image_convert import raw_to_rgb
 from negas_ros.msg import OodDetectionArray
 from negas_ros.ros.conversions import bgr_to_image_msg
 from negas_ros.ros.process import stop_process_group
-from negas_ros.world import ID_LABELS, World
+from negas_ros.world import ID_LABELS, Scene, World
 
 MODEL_BANNER = (
     'NOTE: the embedded model (negas_mini) was trained from scratch on the procedural street '
     'world only (negas_ros/models/negas_mini/MODEL_CARD.md). It shows NegAS flagging objects '
     'outside the ID labels in that world; it is not a detector for real camera images. Use a '
     'real checkpoint for those (README: "Real checkpoints on a GPU").')
-DEMO_SPLIT = 'mixed_test'  # every scene has at least one ID and one OOD object
+DEMO_SPLIT = 'mixed_test'  # every video has at least one ID and one OOD object
+VIDEO_PAUSE_S = 1.5  # between videos: more than the node's 1 s cut, so tracks restart
 
 
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -58,6 +61,10 @@ class _DemoCamera(Node):
         self.sent: dict[int, float] = {}
         self.truth: dict[int, list[tuple[str, bool, tuple[float, float, float, float]]]] = {}
         self.results: dict[int, tuple[int, int, int, float, str]] = {}
+        # (video, track id) -> whether the track was ever flagged, whether it sits on an OOD
+        # object (its detections' best ground-truth match)
+        self.tracks: dict[tuple[int, str], list[bool]] = {}
+        self.video_of: dict[int, int] = {}
         self.debug_frames: dict[int, np.ndarray] = {}
         self.lock = threading.Lock()
 
@@ -65,12 +72,12 @@ class _DemoCamera(Node):
     def _key(header: Header) -> int:
         return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
-    def publish_frame(self, world: World, index: int, width: int, height: int) -> int:
-        scene = world.render(DEMO_SPLIT, index, size=(width, height))
+    def publish_frame(self, scene: Scene, video: int) -> int:
         header = Header(frame_id='camera', stamp=self.get_clock().now().to_msg())
         key = self._key(header)
         with self.lock:
             self.sent[key] = time.perf_counter()
+            self.video_of[key] = video
             self.truth[key] = [
                 (label['category'], label['category'] not in ID_LABELS,
                  (label['box2d']['x1'], label['box2d']['y1'],
@@ -87,11 +94,21 @@ class _DemoCamera(Node):
                 return
             unknown = [d for d in msg.detections if d.is_ood]
             ood_boxes = [box for _, is_ood, box in self.truth.get(key, []) if is_ood]
-            on_ood = sum(1 for d in unknown if any(
-                _overlap(_box_xyxy(d.detection), box) >= 0.5 for box in ood_boxes))
+
+            def on_ood_object(d: Any) -> bool:
+                return any(_overlap(_box_xyxy(d.detection), box) >= 0.5 for box in ood_boxes)
+
+            on_ood = sum(1 for d in unknown if on_ood_object(d))
+            for d in msg.detections:
+                if d.track_id:
+                    seen = self.tracks.setdefault((self.video_of[key], d.track_id),
+                                                  [False, False])
+                    seen[0] |= d.is_ood
+                    seen[1] |= on_ood_object(d)
             labels = ', '.join(
-                (f'UNKNOWN(~{d.id_label}, ood {d.ood_confidence:.2f})' if d.is_ood
-                 else f'{d.id_label} {d.id_confidence:.2f}') for d in msg.detections[:4])
+                (f'#{d.track_id} UNKNOWN(~{d.id_label}, ood {d.ood_confidence:.2f})' if d.is_ood
+                 else f'#{d.track_id} {d.id_label} {d.id_confidence:.2f}')
+                for d in msg.detections[:4])
             self.results[key] = (len(msg.detections), len(unknown), on_ood,
                                  (time.perf_counter() - sent) * 1e3, labels)
 
@@ -121,7 +138,7 @@ def _contact_sheet(frames: list[np.ndarray], path: Path, columns: int = 4) -> No
     cv2.imwrite(str(path), np.vstack(rows))
 
 
-def run(params: Path, out_dir: Path, frames: int, rate_hz: float, width: int,
+def run(params: Path, out_dir: Path, videos: int, frames: int, rate_hz: float, width: int,
         height: int, startup_timeout_s: float, seed: int = 0) -> int:
     import cv2
 
@@ -154,9 +171,13 @@ def run(params: Path, out_dir: Path, frames: int, rate_hz: float, width: int,
             time.sleep(0.2)
         time.sleep(1.0)  # let discovery of the debug image subscription settle
         keys = []
-        for index in range(frames):
-            keys.append(camera.publish_frame(world, index, width, height))
-            time.sleep(1.0 / rate_hz)
+        for video in range(videos):
+            for scene in world.render_video(DEMO_SPLIT, video, frames=frames,
+                                            size=(width, height), fps=rate_hz):
+                started = time.perf_counter()
+                keys.append(camera.publish_frame(scene, video))
+                time.sleep(max(0.0, 1.0 / rate_hz - (time.perf_counter() - started)))
+            time.sleep(VIDEO_PAUSE_S)  # a cut: the node forgets its tracks
         time.sleep(3.0)
         print(f'\n{"frame":>5} {"dets":>5} {"unknown":>7} {"on OOD":>6} {"latency ms":>10}  '
               'top detections   [on OOD: unknowns whose box matches a true non-ID object]')
@@ -166,9 +187,7 @@ def run(params: Path, out_dir: Path, frames: int, rate_hz: float, width: int,
             for index, key in enumerate(keys):
                 result = camera.results.get(key)
                 if result is None:
-                    print(f'{index:>5} {"-":>5} {"-":>7} {"-":>10}  dropped (node busy: only '
-                          'the newest frame is processed)')
-                    continue
+                    continue  # dropped: the node was busy and processed a newer frame
                 processed += 1
                 n, n_unknown, on_ood, latency, labels = result
                 total_unknown += n_unknown
@@ -180,8 +199,14 @@ def run(params: Path, out_dir: Path, frames: int, rate_hz: float, width: int,
         for i, (_, frame) in enumerate(annotated):
             cv2.imwrite(str(out_dir / f'frame_{i:04d}.png'), frame)
         _contact_sheet([f for _, f in annotated[:12]], out_dir / 'contact_sheet.png')
-        print(f'\n{processed}/{frames} frames processed; {total_unknown} detections flagged '
-              f'unknown, {total_on_ood} of them on objects outside the ID labels; '
+        with camera.lock:
+            flagged = [on_ood for ever_flagged, on_ood in camera.tracks.values() if ever_flagged]
+            tracks = len(camera.tracks)
+        print(f'\n{processed}/{len(keys)} frames processed (the others dropped as designed: the '
+              f'node keeps only the newest frame); {total_unknown} detections flagged unknown, '
+              f'{total_on_ood} of them on objects outside the ID labels; '
+              f'{tracks} tracks, {len(flagged)} of them flagged unknown, '
+              f'{sum(flagged)} of those on objects outside the ID labels; '
               f'{len(annotated)} annotated frames and contact_sheet.png written to {out_dir}')
         print(MODEL_BANNER)
         return 0 if processed > 0 else 1
@@ -197,15 +222,16 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--params', type=Path, default=Path('config/demo.yaml'))
     parser.add_argument('--out', type=Path, default=Path('demo_output'))
-    parser.add_argument('--frames', type=int, default=20)
-    parser.add_argument('--rate', type=float, default=2.0, help='camera rate in Hz')
+    parser.add_argument('--videos', type=int, default=3, help='world videos to play')
+    parser.add_argument('--frames', type=int, default=45, help='frames per video')
+    parser.add_argument('--rate', type=float, default=15.0, help='camera rate in Hz')
     parser.add_argument('--width', type=int, default=320)
     parser.add_argument('--height', type=int, default=320)
     parser.add_argument('--seed', type=int, default=0, help='world seed of the scenes')
     parser.add_argument('--startup-timeout', type=float, default=120.0)
     args = parser.parse_args(argv)
-    return run(args.params.resolve(), args.out.resolve(), args.frames, args.rate, args.width,
-               args.height, args.startup_timeout, args.seed)
+    return run(args.params.resolve(), args.out.resolve(), args.videos, args.frames, args.rate,
+               args.width, args.height, args.startup_timeout, args.seed)
 
 
 if __name__ == '__main__':

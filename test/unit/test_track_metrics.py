@@ -94,13 +94,15 @@ def test_score_variance_within_tracks_separates_noise_from_objects() -> None:
     assert share == pytest.approx(4.0 / 20.0)
 
 
-def test_selection_prefers_the_lowest_validation_fpr_among_fast_candidates() -> None:
+def test_selection_prefers_stable_candidates_among_the_best_fast_ones() -> None:
     def report(fpr: float, flicker: float, frames: float | None) -> dict:
         return {'track': {'near': {'fpr95': fpr}, 'flicker_per_100_frames': flicker,
                           'frames_to_flag_median': frames}}
 
-    reports = {'slow': report(0.1, 0.5, 9.0), 'a': report(0.4, 2.0, 3.0),
-               'b': report(0.4, 1.0, 4.0), 'c': report(0.5, 0.1, 3.0)}
-    assert select_candidate(reports) == 'b'  # 'slow' is not eligible; tie broken by flicker
+    reports = {'slow': report(0.1, 0.5, 9.0), 'a': report(0.400, 2.0, 3.0),
+               'b': report(0.405, 1.0, 4.0), 'c': report(0.5, 0.1, 3.0)}
+    # 'slow' is not eligible; 'b' is within a point of the best and flickers less; 'c' is not.
+    assert select_candidate(reports) == 'b'
+    assert select_candidate(reports, fpr_tolerance=0.0) == 'a'
     assert select_candidate({'slow': report(0.1, 0.5, 9.0), 'never': report(0.05, 0.0, None)}
                             ) == 'never'  # none is fast enough: all compete
