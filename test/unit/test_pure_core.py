@@ -37,6 +37,10 @@ PURE_MODULES = [
     'negas_ros.evaluation',
     'negas_ros.bag.bdd100k',
     'negas_ros.message_contract',
+    'negas_ros.tracking',
+    'negas_ros.track_evidence',
+    'negas_ros.track_metrics',
+    'negas_ros.track_benchmark',
 ]
 
 _SCRIPT = textwrap.dedent(
