@@ -7,6 +7,7 @@ Not a test: prints numbers measured side by side in one run. Stages, per frame:
   model       network forward                                 (inside the model call)
   postprocess backend decoding, pass aggregation              (inside the model call)
   score       NegS / OOD scores and verdicts                  (node only)
+  track       tracking and track verdicts (tracking: true, the default) (node only)
   publish     Detection2DArray built and published through rclpy (the node's output when
               nobody subscribes to ood_detections)
   publish_both  Detection2DArray + OodDetectionArray (someone reads ood_detections too)
@@ -56,7 +57,7 @@ def main() -> int:
     from negas_ros.config import config_from_values
     from negas_ros.image_convert import raw_to_rgb
     from negas_ros.msg import OodDetectionArray
-    from negas_ros.pipeline import DetectorPipeline
+    from negas_ros.pipeline import DetectorPipeline, FrameResult, StreamTracker
     from negas_ros.ros.conversions import (
         bgr_to_image_msg,
         to_detection_array,
@@ -77,6 +78,7 @@ def main() -> int:
         'negative_labels': negatives or [''], 'box_threshold': 0.05})
     pipeline = DetectorPipeline(config, create_backend(config.backend, config.backend_spec()))
     backend = pipeline.backend
+    tracks = StreamTracker()
 
     rclpy.init()
     node = rclpy.create_node('negas_bench')
@@ -86,7 +88,8 @@ def main() -> int:
     frames = [street_frame(i, args.width, args.height) for i in range(4)]
     msgs = [bgr_to_image_msg(f, Header(frame_id='camera')) for f in frames]
     stages: dict[str, list[float]] = {k: [] for k in (
-        'convert', 'preprocess', 'model', 'postprocess', 'score', 'publish', 'publish_both',
+        'convert', 'preprocess', 'model', 'postprocess', 'score', 'track', 'publish',
+        'publish_both',
         'node_total', 'node_total_both', 'bare_model')}
     counts: list[int] = []
     for i in range(args.warmup + args.frames):
@@ -97,8 +100,10 @@ def main() -> int:
         t1 = time.perf_counter()
         raw = backend.infer(rgb, config.box_threshold)
         t2 = time.perf_counter()
-        dets = score_detections(raw, config.labels, config.score_method, config.ood_threshold,
-                                config.score_params)
+        scored = score_detections(raw, config.labels, config.score_method,
+                                  config.ood_threshold, config.score_params)
+        ts = time.perf_counter()
+        dets = tracks.apply(FrameResult(scored, config), i / 30.0).detections
         t3 = time.perf_counter()
         pub_plain.publish(to_detection_array(dets, msg.header, 'unknown'))
         t4 = time.perf_counter()
@@ -118,7 +123,8 @@ def main() -> int:
         stages['preprocess'].append(timings.get('preprocess', 0.0))
         stages['model'].append(timings.get('model', 0.0))
         stages['postprocess'].append(timings.get('postprocess', 0.0))
-        stages['score'].append(t3 - t2)
+        stages['score'].append(ts - t2)
+        stages['track'].append(t3 - ts)
         stages['publish'].append(t4 - t3)
         stages['publish_both'].append(t5 - t4)
         stages['node_total'].append(t4 - t0)
