@@ -133,27 +133,40 @@ class StreamTracker:
 
     Follows the configuration each result was made with: off when ``tracking`` is false, a new
     tracker when the tracking settings change, tracks forgotten when the scores stop being
-    comparable (labels, score method or its parameters, NegA) and at a cut in time: a frame
-    stamped earlier than the last one (a bag replayed again) or more than ``max_gap_s`` after
-    it (a camera that stalled, the next video of a bag). Not thread-safe: one stream, one
-    caller.
+    comparable (labels, score method or its parameters, NegA), at a cut in time (a frame
+    stamped earlier than the last one, as when a bag is replayed again, or more than
+    ``max_gap_s`` after it: a camera that stalled, the next video of a bag) and on
+    :meth:`request_reset`. Track ids keep growing through all of these: an id is never given
+    to two tracks of one stream. One caller applies frames; :meth:`request_reset` may come
+    from another thread.
     """
 
     def __init__(self, max_gap_s: float = 1.0) -> None:
         self.max_gap_s = max_gap_s
         self._video: VideoTracker | None = None
+        self._next_id = 0  # where a new VideoTracker starts numbering
         self._last_stamp_s: float | None = None
+        self._reset_requested = False
         self.cuts = 0  # tracks forgotten at a cut in time
+
+    def request_reset(self) -> None:
+        """Forget every track before the next frame (thread-safe: only sets a flag)."""
+        self._reset_requested = True
 
     def apply(self, result: FrameResult, stamp_s: float | None = None) -> FrameResult:
         """``result`` with track verdicts; ``stamp_s``: the frame's stamp (None: no cut check)."""
         config = result.config
         if not config.tracking.enabled:
-            self._video = None
+            self._retire()
             return result
         start = time.perf_counter()
+        if self._reset_requested:
+            self._reset_requested = False
+            if self._video is not None:
+                self._video.reset()
         if self._video is None or self._video.config != config.tracking:
-            self._video = VideoTracker(config.tracking)
+            self._retire()
+            self._video = VideoTracker(config.tracking, self._next_id)
         if stamp_s is not None:
             last, self._last_stamp_s = self._last_stamp_s, stamp_s
             if last is not None and not 0.0 <= stamp_s - last <= self.max_gap_s:
@@ -166,7 +179,7 @@ class StreamTracker:
         timings = {**result.timings, 'track': time.perf_counter() - start}
         return replace(result, detections=detections, timings=timings, tracked=True)
 
-    def reset(self) -> None:
-        """Forget every track (the next frame starts a new sequence)."""
+    def _retire(self) -> None:
         if self._video is not None:
-            self._video.reset()
+            self._next_id = self._video.next_id
+            self._video = None

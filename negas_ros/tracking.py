@@ -94,7 +94,13 @@ class TrackingConfig:
 
 
 class Tracker(Protocol):
-    """A multi-object tracker: one call per frame, boxes in source-image pixels."""
+    """A multi-object tracker: one call per frame, boxes in source-image pixels. Ids start at
+    the ``first_id`` it was built with and only grow, across :meth:`reset` too."""
+
+    @property
+    def next_id(self) -> int:
+        """No id given so far is this large: a successor tracker starts here."""
+        ...
 
     def update(self, boxes_xyxy: FloatArray, confidences: FloatArray) -> IdArray:
         """Track ids of the N boxes, in input order; -1 for a box left without a track."""
@@ -161,10 +167,14 @@ class ByteTracker:
     lost for up to ``max_lost`` frames and then forgotten.
     """
 
-    def __init__(self, config: TrackerConfig | None = None) -> None:
+    def __init__(self, config: TrackerConfig | None = None, first_id: int = 0) -> None:
         self.config = config or TrackerConfig()
-        self._next_id = 0
+        self._next_id = first_id
         self.reset()
+
+    @property
+    def next_id(self) -> int:
+        return self._next_id
 
     def reset(self) -> None:
         self._pos = np.zeros((0, 4))
@@ -264,7 +274,7 @@ class LibraryByteTracker:
     ``pip install --no-deps trackers supervision`` plus their light dependencies, see
     docs/tracking.md, so that pip does not add ``opencv-python`` beside the headless OpenCV)."""
 
-    def __init__(self, config: TrackerConfig | None = None) -> None:
+    def __init__(self, config: TrackerConfig | None = None, first_id: int = 0) -> None:
         try:
             import supervision
             import trackers
@@ -275,7 +285,15 @@ class LibraryByteTracker:
         self.config = config or TrackerConfig()
         self._sv: Any = supervision
         self._trackers: Any = trackers
+        # The library numbers tracks from 0 in each tracker it builds: ours are offset so that
+        # ids keep growing across resets.
+        self._offset = first_id
+        self._next_id = first_id
         self._tracker = self._new()
+
+    @property
+    def next_id(self) -> int:
+        return self._next_id
 
     def _new(self) -> Any:
         config = self.config
@@ -288,6 +306,7 @@ class LibraryByteTracker:
         )
 
     def reset(self) -> None:
+        self._offset = self._next_id
         self._tracker = self._new()
 
     def update(self, boxes_xyxy: FloatArray, confidences: FloatArray) -> IdArray:
@@ -299,16 +318,20 @@ class LibraryByteTracker:
         out = self._tracker.update(detections)
         ids = np.full(n, -1, np.int64)
         if len(out):
-            ids[np.asarray(out.data['index'], np.int64)] = np.asarray(out.tracker_id, np.int64)
+            given = np.asarray(out.tracker_id, np.int64)
+            ids[np.asarray(out.data['index'], np.int64)] = np.where(
+                given >= 0, given + self._offset, -1)
+        if (ids >= 0).any():
+            self._next_id = max(self._next_id, int(ids.max()) + 1)
         return ids
 
 
-def make_tracker(name: str, config: TrackerConfig | None = None) -> Tracker:
-    """The tracker called ``name`` (one of :data:`TRACKERS`)."""
+def make_tracker(name: str, config: TrackerConfig | None = None, first_id: int = 0) -> Tracker:
+    """The tracker called ``name`` (one of :data:`TRACKERS`), numbering from ``first_id``."""
     if name == 'bytetrack':
-        return ByteTracker(config)
+        return ByteTracker(config, first_id)
     if name == 'trackers_bytetrack':
-        return LibraryByteTracker(config)
+        return LibraryByteTracker(config, first_id)
     raise ValueError(f"tracker {name!r}: choose one of {', '.join(TRACKERS)}")
 
 
@@ -321,12 +344,17 @@ class VideoTracker:
     the scores stop being comparable: another label set, score method or NegA setting.
     """
 
-    def __init__(self, config: TrackingConfig) -> None:
+    def __init__(self, config: TrackingConfig, first_id: int = 0) -> None:
         self.config = config
-        self._tracker = make_tracker(config.tracker, config.association)
+        self._tracker = make_tracker(config.tracker, config.association, first_id)
         self._evidence = TrackEvidence(replace(config.evidence,
                                                max_missed=config.association.max_lost))
         self._score_key: tuple[Any, ...] | None = None
+
+    @property
+    def next_id(self) -> int:
+        """The first id a successor (another configuration) should use."""
+        return self._tracker.next_id
 
     def reset(self) -> None:
         self._tracker.reset()

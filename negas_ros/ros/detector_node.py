@@ -251,7 +251,7 @@ class DetectorNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_activate(state)
         for camera in self._cameras:  # frames after a pause start new tracks
-            camera.tracks = StreamTracker()
+            camera.tracks.request_reset()
         self._is_active = True
         self._publish_label_info()
         return result

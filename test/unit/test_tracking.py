@@ -214,3 +214,38 @@ def test_tracking_adds_fields_without_changing_the_detection_otherwise() -> None
     assert replace(out, id_score=det.id_score, ood_confidence=det.ood_confidence,
                    is_ood=det.is_ood, track_id=-1, track_frames=0, frame_id_score=None,
                    frame_is_ood=None) == det
+
+
+@pytest.mark.parametrize('name', ['bytetrack', 'trackers_bytetrack'])
+def test_ids_keep_growing_across_resets(name: str) -> None:
+    tracker = make_tracker(name, first_id=100)
+    box = _boxes(np.array([[100.0, 100.0]]))
+    first = max(tracker.update(box, np.array([0.9]))[0], tracker.update(box, np.array([0.9]))[0])
+    assert first >= 100 and tracker.next_id > first
+    tracker.reset()
+    tracker.update(box, np.array([0.9]))
+    again = tracker.update(box, np.array([0.9]))[0]
+    assert again > first
+
+
+def test_stream_ids_are_never_reused_across_settings_and_resets() -> None:
+    from negas_ros.config import config_from_values
+    from negas_ros.pipeline import FrameResult, StreamTracker
+
+    base = config_from_values({'id_labels': ['car']})
+    other = replace(base, tracking=replace(base.tracking, evidence=EvidenceConfig(rule='mean')))
+    off = replace(base, tracking=replace(base.tracking, enabled=False))
+    stream = StreamTracker()
+    seen: list[int] = []
+    for config in (base, base, other, other, off, base, base):
+        result = stream.apply(FrameResult([_detection(0.7)], config), None)
+        if config.tracking.enabled:
+            assert result.tracked
+            seen.append(result.detections[0].track_id)
+        else:
+            assert not result.tracked and result.detections[0].track_id == -1
+    stream.request_reset()
+    seen.append(stream.apply(FrameResult([_detection(0.7)], base)).detections[0].track_id)
+    # One track per settings run, each with a new id; the same id within a run.
+    assert seen[0] == seen[1] and seen[2] == seen[3] and seen[4] == seen[5]
+    assert seen[0] < seen[2] < seen[4] < seen[6]
