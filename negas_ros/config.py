@@ -117,11 +117,11 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('tracker', 'bytetrack',
               "'bytetrack': ours, vectorised; 'trackers_bytetrack': the trackers package's.",
               choices=TRACKERS),
-    ParamSpec('track_evidence', 'ema',
-              "How a track's per-frame OOD scores combine: 'ema' (decaying mean), 'mean' "
-              "(mean of the last track_window frames) or 'frame' (per-frame verdict).",
+    ParamSpec('track_evidence', 'mean',
+              "How a track's per-frame OOD scores combine: 'mean' (of the last track_window "
+              "frames), 'ema' (decaying mean) or 'frame' (per-frame verdict).",
               choices=EVIDENCE_RULES),
-    ParamSpec('track_window', 15, "Frames averaged by track_evidence 'mean'.",
+    ParamSpec('track_window', 30, "Frames averaged by track_evidence 'mean'.",
               int_range=(1, 10000)),
     ParamSpec('track_decay', 0.8,
               "Weight of each older frame relative to the next in track_evidence 'ema'.",

@@ -34,8 +34,8 @@ EVIDENCE_RULES = ('frame', 'mean', 'ema')
 class EvidenceConfig:
     """How track scores are made; see the module docstring. Validated on construction."""
 
-    rule: str = 'ema'
-    window: int = 15
+    rule: str = 'mean'
+    window: int = 30
     decay: float = 0.8
     min_frames: int = 3
     max_missed: int = 30

@@ -233,7 +233,7 @@ def test_stream_ids_are_never_reused_across_settings_and_resets() -> None:
     from negas_ros.pipeline import FrameResult, StreamTracker
 
     base = config_from_values({'id_labels': ['car']})
-    other = replace(base, tracking=replace(base.tracking, evidence=EvidenceConfig(rule='mean')))
+    other = replace(base, tracking=replace(base.tracking, evidence=EvidenceConfig(rule='ema')))
     off = replace(base, tracking=replace(base.tracking, enabled=False))
     stream = StreamTracker()
     seen: list[int] = []
