@@ -12,6 +12,7 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from harness import Client, running_detector, unmanaged_detector, wait_for
 from lifecycle_msgs.msg import State, Transition
+import numpy as np
 import pytest
 
 from negas_ros.ros.conversions import bgr_to_image_msg
@@ -99,6 +100,64 @@ def test_diagnostics_warn_on_bad_frames_then_recover(rclpy_context: None,
             time.sleep(0.5)
         assert levels[-1][1] == DiagnosticStatus.OK, levels[-5:]
         assert levels[-1][0] - sent >= RECENT_PROBLEM_S - 1.5
+        assert node.proc.poll() is None
+
+
+def _bright_frames_overflow(model: Path, into: Path) -> Path:
+    """A copy of ``model`` whose first convolution overflows float32 on bright pixels: black
+    frames run as before, a white (or letterbox-padded) frame gives inf, then NaN, logits. The
+    fault of a model that breaks on some inputs only, as fp16 overflow does."""
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(model, into)
+    path = into / 'yolo_world_tiny.safetensors'
+    weights = load_file(str(path))
+    weights['model.0.conv.weight'][0] = 3e37  # 27 taps x 3e37 x a bright pixel > float32 max
+    save_file(weights, str(path), metadata={'format': 'pt'})
+    return into
+
+
+def test_nan_on_some_frames_is_counted_and_diagnostics_recover(
+        rclpy_context: None, tiny_yolo_world_dir: Path, labels_file: Path,
+        tmp_path: Path) -> None:
+    model = _bright_frames_overflow(tiny_yolo_world_dir, tmp_path / 'bright_overflow')
+    client = Client('/fault_nan', 'fault_nan_client')
+    statuses: list[tuple[float, DiagnosticStatus]] = []
+    client.create_subscription(
+        DiagnosticArray, '/diagnostics',
+        lambda msg: statuses.extend(
+            (time.monotonic(), s) for s in msg.status
+            if any(kv.key == 'topic' and kv.value == '/fault_nan/image' for kv in s.values)),
+        10)
+
+    def counter(key: str) -> int:
+        return int(next(kv.value for kv in statuses[-1][1].values if kv.key == key))
+
+    black = np.zeros((320, 320, 3), np.uint8)
+    white = np.full((320, 320, 3), 255, np.uint8)
+    with running_detector('/fault_nan', {**_params(model, labels_file), 'tracking': 'false'},
+                          client) as (node, _):
+        _, before = client.send_and_wait(black)
+        assert before.detections, 'the model still runs on frames it can handle'
+        headers = [client.send(white) for _ in range(3)]
+        assert wait_for(lambda: statuses and counter('non_finite_outputs') >= 1, 30.0), \
+            node.log()
+        broke = time.monotonic()
+        assert statuses[-1][1].level == DiagnosticStatus.ERROR
+        assert 'NaN/inf' in statuses[-1][1].message
+        assert all(client.result_for(h, timeout=1.0) is None for h in headers), \
+            'a NaN frame is an error, never an empty detection array'
+        # Frames it can handle again: answered at once; the level returns to OK once the last
+        # NaN frame is RECENT_PROBLEM_S old, with the count kept.
+        _, after = client.send_and_wait(black)
+        assert len(after.detections) == len(before.detections)
+        deadline = broke + RECENT_PROBLEM_S + 6.0
+        while time.monotonic() < deadline and statuses[-1][1].level != DiagnosticStatus.OK:
+            client.send_and_wait(black)
+            time.sleep(0.5)
+        assert statuses[-1][1].level == DiagnosticStatus.OK, [s.message for _, s in statuses[-3:]]
+        assert counter('non_finite_outputs') >= 1 and counter('errors') >= 1
+        assert node.log().count('NaN/inf logits or boxes') <= 2, 'the log is throttled'
         assert node.proc.poll() is None
 
 
