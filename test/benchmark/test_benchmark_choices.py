@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from negas_ros.backends.yolo_world import load_model_card
+from negas_ros.config import default_values
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATION = ROOT / 'docs' / 'validation' / 'results.json'
@@ -59,4 +60,14 @@ def test_demo_thresholds_are_calibrated_on_validation() -> None:
     assert demo['score_method'] == val['meta']['negs_method']
     assert demo['nega'] is True and 'nega_fusion' not in demo  # the card's rule
     assert abs(demo['box_threshold'] - row['tau']) <= 0.001
-    assert abs(demo['ood_threshold'] - row['ood_threshold_95tpr']) <= 0.001
+    settings = {**default_values(), **demo}
+    if settings['tracking']:
+        # Track verdicts (issue 13): the same 95%-TPR operating point, for track scores on the
+        # validation videos, with the evidence rule chosen there (docs/tracking.json).
+        tracks = _load(ROOT / 'docs' / 'tracking.json')
+        assert abs(demo['ood_threshold'] - tracks['thresholds']['track']) <= 0.001
+        chosen = tracks['chosen_evidence']
+        assert (chosen['rule'], chosen['window'], chosen['min_frames']) == (
+            settings['track_evidence'], settings['track_window'], settings['track_min_frames'])
+    else:
+        assert abs(demo['ood_threshold'] - row['ood_threshold_95tpr']) <= 0.001
