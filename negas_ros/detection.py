@@ -7,9 +7,25 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ['Detection', 'RawDetections']
+__all__ = ['Detection', 'RawDetections', 'box_iou']
 
 FloatArray = npt.NDArray[np.float32]
+
+
+def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """(N, M) IoU of (N, 4) and (M, 4) xyxy boxes, in float64; 0 where the union is empty."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    # x and y overlaps as two 2-D arrays: cheaper than a (N, M, 2) product (the tracker calls
+    # this twice a frame).
+    width = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    height = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.maximum(width, 0.0) * np.maximum(height, 0.0)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    out: npt.NDArray[np.float64] = np.where(union > 0.0, inter / np.maximum(union, 1e-12), 0.0)
+    return out
 
 
 @dataclass(frozen=True)

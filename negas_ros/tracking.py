@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from negas_ros.detection import Detection
+from negas_ros.detection import Detection, box_iou
 from negas_ros.scores import ood_confidence
 from negas_ros.track_evidence import EvidenceConfig, TrackEvidence
 
@@ -41,7 +41,6 @@ __all__ = [
     'TrackerConfig',
     'TrackingConfig',
     'VideoTracker',
-    'box_iou',
     'make_tracker',
 ]
 
@@ -109,20 +108,6 @@ class Tracker(Protocol):
     def reset(self) -> None:
         """Forget every track (ids keep increasing, so an old id never returns)."""
         ...
-
-
-def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:
-    """(len(a), len(b)) IoU of two sets of (x1, y1, x2, y2) boxes."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    # x and y overlaps as separate 2-D arrays: cheaper than a (len(a), len(b), 2) product.
-    width = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    height = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.maximum(width, 0.0) * np.maximum(height, 0.0)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0.0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def _match(iou: FloatArray, min_iou: float) -> tuple[IdArray, IdArray]:

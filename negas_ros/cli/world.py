@@ -18,6 +18,22 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _add_export_options(parser: argparse.ArgumentParser, items: str, item: str) -> None:
+    """The options `export` and `export-video` share."""
+    parser.add_argument('--split', required=True, help='split name (see `negas-ros world info`)')
+    parser.add_argument('--count', type=int, required=True, metavar='N', help=f'{items} to write')
+    parser.add_argument('--out', required=True, metavar='DIR', help='output folder')
+    parser.add_argument('--size', type=parse_size, default=(320, 320), metavar='WxH',
+                        help='image size (default: 320x320)')
+    parser.add_argument('--seed', type=int, default=0, help='world seed (default: 0)')
+    parser.add_argument('--start', type=int, default=0, metavar='I',
+                        help=f'first {item} index (default: 0); shards use disjoint ranges')
+    parser.add_argument('--jpeg-quality', type=int, default=95, metavar='Q',
+                        help='JPEG quality (default: 95)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace the outputs in a non-empty DIR')
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         'world', help='procedural street world: export splits, preview sheet',
@@ -33,18 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                     'DIR/labels.json (det_20) and DIR/world.json; DIR/images and '
                     'DIR/labels.json are what `negas-ros bdd100k-to-bag --images --labels` '
                     'reads.')
-    export.add_argument('--split', required=True, help='split name (see `negas-ros world info`)')
-    export.add_argument('--count', type=int, required=True, metavar='N', help='images to write')
-    export.add_argument('--out', required=True, metavar='DIR', help='output folder')
-    export.add_argument('--size', type=parse_size, default=(320, 320), metavar='WxH',
-                        help='image size (default: 320x320)')
-    export.add_argument('--seed', type=int, default=0, help='world seed (default: 0)')
-    export.add_argument('--start', type=int, default=0, metavar='I',
-                        help='first image index (default: 0); shards use disjoint ranges')
-    export.add_argument('--jpeg-quality', type=int, default=95, metavar='Q',
-                        help='JPEG quality (default: 95)')
-    export.add_argument('--overwrite', action='store_true',
-                        help='replace the outputs in a non-empty DIR')
+    _add_export_options(export, 'images', 'image')
     export.set_defaults(func=_export)
 
     videos = actions.add_parser(
@@ -54,21 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                     'DIR/labels/<video>.json, DIR/images/*.jpg and DIR/labels.json. '
                     '`negas-ros bdd100k-to-bag --videos DIR/videos --labels DIR/labels` makes '
                     'a bag of them; `negas-ros evaluate --track` scores tracks on it.')
-    videos.add_argument('--split', required=True, help='split name (see `negas-ros world info`)')
-    videos.add_argument('--count', type=int, required=True, metavar='N', help='videos to write')
+    _add_export_options(videos, 'videos', 'video')
     videos.add_argument('--frames', type=int, default=60, metavar='N',
                         help='frames per video (default: 60)')
     videos.add_argument('--fps', type=float, default=30.0, help='frame rate (default: 30)')
-    videos.add_argument('--out', required=True, metavar='DIR', help='output folder')
-    videos.add_argument('--size', type=parse_size, default=(320, 320), metavar='WxH',
-                        help='frame size (default: 320x320)')
-    videos.add_argument('--seed', type=int, default=0, help='world seed (default: 0)')
-    videos.add_argument('--start', type=int, default=0, metavar='I',
-                        help='first video index (default: 0)')
-    videos.add_argument('--jpeg-quality', type=int, default=95, metavar='Q',
-                        help='JPEG quality of the frames (default: 95)')
-    videos.add_argument('--overwrite', action='store_true',
-                        help='replace the outputs in a non-empty DIR')
     videos.set_defaults(func=_export_videos)
 
     preview = actions.add_parser(

@@ -80,16 +80,7 @@ def export_split(split: str, count: int, out_dir: str | os.PathLike[str], *,
         raise ValueError(f'need count >= 1 and start >= 0, got {count} and {start}')
     if not 1 <= jpeg_quality <= 100:
         raise ValueError(f'jpeg_quality must be 1..100, got {jpeg_quality}')
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ValueError(f'{out} exists and is not empty; pass overwrite to replace it')
-        for sub in ('images', 'masks'):
-            shutil.rmtree(out / sub, ignore_errors=True)
-        for name in ('labels.json', 'world.json'):
-            (out / name).unlink(missing_ok=True)
-    (out / 'images').mkdir(parents=True, exist_ok=True)
-    (out / 'masks').mkdir(parents=True, exist_ok=True)
+    out = _prepare_out(Path(out_dir), ('images', 'masks'), overwrite)
     world = world if world is not None else World(seed)
     began = time.perf_counter()
     frames = []
@@ -143,16 +134,7 @@ def export_videos(split: str, count: int, out_dir: str | os.PathLike[str], *, fr
                          f'and {start}')
     if not 1 <= jpeg_quality <= 100:
         raise ValueError(f'jpeg_quality must be 1..100, got {jpeg_quality}')
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ValueError(f'{out} exists and is not empty; pass overwrite to replace it')
-        for sub in ('images', 'videos', 'labels'):
-            shutil.rmtree(out / sub, ignore_errors=True)
-        for name in ('labels.json', 'world.json'):
-            (out / name).unlink(missing_ok=True)
-    for sub in ('images', 'videos', 'labels'):
-        (out / sub).mkdir(parents=True, exist_ok=True)
+    out = _prepare_out(Path(out_dir), ('images', 'videos', 'labels'), overwrite)
     world = world if world is not None else World(seed)
     began = time.perf_counter()
     every_frame: list[dict[str, Any]] = []
@@ -192,6 +174,21 @@ def export_videos(split: str, count: int, out_dir: str | os.PathLike[str], *, fr
     partial.replace(out / 'labels.json')
     return ExportResult(labels=out / 'labels.json', videos=count, images=count * frames,
                         objects=objects, tracks=tracks, seconds=time.perf_counter() - began)
+
+
+def _prepare_out(out: Path, folders: Sequence[str], overwrite: bool) -> Path:
+    """``out`` with empty ``folders``: refused when it holds anything unless ``overwrite``
+    (then the folders and the JSON files an export writes are replaced)."""
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise ValueError(f'{out} exists and is not empty; pass overwrite to replace it')
+        for sub in folders:
+            shutil.rmtree(out / sub, ignore_errors=True)
+        for name in ('labels.json', 'world.json'):
+            (out / name).unlink(missing_ok=True)
+    for sub in folders:
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def write_png(path: str | os.PathLike[str], image: RgbImage, palette: bool = False) -> None:

@@ -155,12 +155,7 @@ class World:
     def render(self, split: str, index: int,
                size: tuple[int, int] = DEFAULT_SIZE) -> Scene:
         """Image ``index`` (>= 0) of ``split`` (a key of :data:`SPLITS`), ``size`` = (W, H)."""
-        spec = SPLITS.get(split)
-        if spec is None:
-            raise ValueError(f'unknown split {split!r}; known: {", ".join(SPLITS)}')
-        width, height = _check_size(size)
-        if not isinstance(index, int) or index < 0:
-            raise ValueError(f'index must be a non-negative int, got {index!r}')
+        spec, width, height = _check_request(split, index, size)
         scene_rng, layout_rng, clutter_rng, light_rng = self._rngs(split, index)
         camera = sample_camera(width, height, scene_rng)
         street = sample_street(scene_rng)
@@ -233,10 +228,7 @@ class World:
         frames, ``<video>-<frame + 1:07d>.jpg``; each det_20 frame also holds BDD100K's
         ``videoName`` and ``frameIndex`` and a ``timestamp`` of ``10000 + 1000 t / fps`` ms.
         """
-        spec = SPLITS.get(split)
-        if spec is None:
-            raise ValueError(f'unknown split {split!r}; known: {", ".join(SPLITS)}')
-        width, height = _check_size(size)
+        spec, width, height = _check_request(split, index, size)
         if not isinstance(frames, int) or frames < 1:
             raise ValueError(f'frames must be a positive int, got {frames!r}')
         if not fps > 0:
@@ -427,6 +419,18 @@ def _moved(item: _Item, camera: Camera, dx: float, dz: float) -> _Item | None:
     return _Item(item.category, x, z, sprite, round(foot_x - sprite.foot[0]),
                  round(foot_y - sprite.foot[1]), item.track)
 
+
+
+def _check_request(split: str, index: int,
+                   size: tuple[int, int]) -> tuple[SplitSpec, int, int]:
+    """The split's spec and (width, height), or ValueError naming the bad argument."""
+    spec = SPLITS.get(split)
+    if spec is None:
+        raise ValueError(f'unknown split {split!r}; known: {", ".join(SPLITS)}')
+    width, height = _check_size(size)
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise ValueError(f'index must be a non-negative int, got {index!r}')
+    return spec, width, height
 
 
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from negas_ros.detection import Detection
+from negas_ros.detection import Detection, box_iou
 from negas_ros.track_evidence import EvidenceConfig
 from negas_ros.tracking import (
     ByteTracker,
@@ -16,7 +16,6 @@ from negas_ros.tracking import (
     TrackerConfig,
     TrackingConfig,
     VideoTracker,
-    box_iou,
     make_tracker,
 )
 from negas_ros.world import World

@@ -61,6 +61,8 @@ def test_objects_keep_their_identity_and_move(world: World) -> None:
 def test_render_video_rejects_bad_arguments(world: World) -> None:
     with pytest.raises(ValueError, match="unknown split 'nope'"):
         world.render_video('nope', 0)
+    with pytest.raises(ValueError, match='index must be a non-negative int'):
+        world.render_video('id_test', -1)
     with pytest.raises(ValueError, match='frames must be a positive int'):
         world.render_video('id_test', 0, frames=0)
     with pytest.raises(ValueError, match='fps must be positive'):

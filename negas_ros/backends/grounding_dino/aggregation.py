@@ -8,12 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 import math
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from negas_ros.detection import RawDetections
+from negas_ros.detection import RawDetections, box_iou
 
 __all__ = [
     'DEFAULT_FLOOR_LOGIT',
@@ -30,21 +29,6 @@ FloatArray = npt.NDArray[np.float32]
 DEFAULT_MATCH_IOU = 0.5
 DEFAULT_ID_MERGE = 'mean'
 DEFAULT_FLOOR_LOGIT = -20.0
-
-
-def box_iou(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
-    """IoU matrix (N, M) of xyxy boxes a (N, 4) and b (M, 4); 0 where the union is empty."""
-    a = a.astype(np.float64)
-    b = b.astype(np.float64)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(rb - lt, 0.0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    out: npt.NDArray[np.float64] = np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-    return out
 
 
 @dataclass(frozen=True)
