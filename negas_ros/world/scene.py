@@ -157,11 +157,7 @@ class World:
         """Image ``index`` (>= 0) of ``split`` (a key of :data:`SPLITS`), ``size`` = (W, H)."""
         spec, width, height = _check_request(split, index, size)
         scene_rng, layout_rng, clutter_rng, light_rng = self._rngs(split, index)
-        camera = sample_camera(width, height, scene_rng)
-        street = sample_street(scene_rng)
-        cond = sample_conditions(scene_rng)
-        background, glow, shadows = paint_background(camera, street, cond, scene_rng,
-                                                     self._bank)
+        camera, street, cond, background, glow, shadows = self._street(width, height, scene_rng)
         # Re-draw the layout until every required group survives culling (almost always the
         # first time); then fall back to the required objects alone, without clutter.
         for attempt in range(40):
@@ -235,11 +231,7 @@ class World:
             raise ValueError(f'fps must be positive, got {fps!r}')
         video = f'video:{split}'
         scene_rng, layout_rng, clutter_rng, light_rng = self._rngs(video, index)
-        camera = sample_camera(width, height, scene_rng)
-        street = sample_street(scene_rng)
-        cond = sample_conditions(scene_rng)
-        background, glow, shadows = paint_background(camera, street, cond, scene_rng,
-                                                     self._bank)
+        camera, street, cond, background, glow, shadows = self._street(width, height, scene_rng)
         objects = self._layout(spec, camera, street, layout_rng)
         clutter = self._clutter(camera, street, clutter_rng, objects)
         for track, item in enumerate(objects, start=1):
@@ -265,6 +257,16 @@ class World:
         return scenes
 
     # ---- internals --------------------------------------------------------------------------
+
+    def _street(self, width: int, height: int, rng: Rng) -> tuple[
+            Camera, Street, Conditions, RgbImage, BoolImage, list[GroundRect]]:
+        """Camera, street, conditions and the painted empty street (background, glow mask,
+        shadow areas), drawn from ``rng`` in that order."""
+        camera = sample_camera(width, height, rng)
+        street = sample_street(rng)
+        cond = sample_conditions(rng)
+        background, glow, shadows = paint_background(camera, street, cond, rng, self._bank)
+        return camera, street, cond, background, glow, shadows
 
     def _rngs(self, split: str, index: int) -> list[Rng]:
         # crc32, not hash(): stable across processes and Python versions.
