@@ -27,7 +27,6 @@ class FrameResult:
     """Scored detections for one frame, best ID confidence first, the configuration they were
     made with, and stage timings (s)."""
 
-
     detections: list[Detection]
     config: DetectorConfig
     timings: dict[str, float] = field(default_factory=dict)
