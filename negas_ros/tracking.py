@@ -285,7 +285,7 @@ class LibraryByteTracker:
         return self._trackers.ByteTrackTracker(
             lost_track_buffer=config.max_lost,
             track_activation_threshold=config.new_track_threshold,
-            minimum_consecutive_frames=1,  # an id from the first frame, as ours gives
+            minimum_consecutive_frames=1,  # an id from the second frame (the first gives -1)
             minimum_iou_threshold=config.match_iou,
             high_conf_det_threshold=config.high_threshold,
         )
