@@ -40,7 +40,7 @@ from negas_ros.tracking import TrackingConfig
 
 if TYPE_CHECKING:
     from negas_ros.pipeline import DetectorPipeline
-    from negas_ros.world import Scene, World
+    from negas_ros.world import World
 
 __all__ = ['CANDIDATES', 'OOD_SETS', 'VIDEO_SETS', 'Candidate', 'VideoResults', 'detect_videos',
            'replay_tracking', 'select_candidate']
@@ -83,18 +83,12 @@ class VideoResults:
     detector_s: float = 0.0
 
 
-def _truth(scene: Scene) -> list[Any]:
-    from negas_ros.benchmark.collect import TruthBox
-
-    return [TruthBox(obj.category, (float(obj.box[0]), float(obj.box[1]),
-                                    float(obj.box[2]) + 1.0, float(obj.box[3]) + 1.0))
-            for obj in scene.objects]
-
-
 def detect_videos(pipeline: DetectorPipeline, world: World, video_set: str, videos: int,
                   frames: int, size: tuple[int, int],
                   on_video: Callable[[str, int], None] | None = None) -> VideoResults:
     """Run the pipeline over ``videos`` videos of ``frames`` frames per kind of ``video_set``."""
+    from negas_ros.benchmark.collect import truth_boxes
+
     splits = VIDEO_SETS[video_set]
     out = VideoResults({kind: [] for kind in splits}, [])
     for kind, split in splits.items():
@@ -105,7 +99,7 @@ def detect_videos(pipeline: DetectorPipeline, world: World, video_set: str, vide
             out.detector_s += time.perf_counter() - start
             out.frames[kind].append(results)
             if kind == 'id':
-                out.id_truth.append([((s.image.shape[1], s.image.shape[0]), _truth(s))
+                out.id_truth.append([((s.image.shape[1], s.image.shape[0]), list(truth_boxes(s)))
                                      for s in scenes])
             if on_video is not None:
                 on_video(split, index)

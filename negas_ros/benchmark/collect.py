@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from negas_ros.backends.yolo_world.backend import YoloWorldBackend
     from negas_ros.world import Scene, World
 
-__all__ = ['AttentionExample', 'BenchmarkOutputs', 'SplitOutputs', 'TruthBox', 'collect']
+__all__ = ['AttentionExample', 'BenchmarkOutputs', 'SplitOutputs', 'TruthBox', 'collect',
+           'truth_boxes']
 
 _log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float32]
@@ -115,7 +116,8 @@ def _add(timings: dict[str, float], key: str, start: float) -> None:
     timings[key] = timings.get(key, 0.0) + time.perf_counter() - start
 
 
-def _truth(scene: Scene) -> tuple[TruthBox, ...]:
+def truth_boxes(scene: Scene) -> tuple[TruthBox, ...]:
+    """A scene's objects as ground truth for DetectionSet.add_frame."""
     return tuple(TruthBox(obj.category, (float(obj.box[0]), float(obj.box[1]),
                                          float(obj.box[2]) + 1.0, float(obj.box[3]) + 1.0))
                  for obj in scene.objects)
@@ -202,7 +204,7 @@ def collect(backend: YoloWorldBackend, plan: BenchmarkPlan, world: World,
             _add(timings, 'render', start)
             height, width = scene.image.shape[:2]
             data.sizes.append((width, height))
-            data.truth.append(_truth(scene))
+            data.truth.append(truth_boxes(scene))
             data.categories.update(obj.category for obj in scene.objects)
             coverages: _Coverages | None = None
             example_maps: dict[str, dict[int, FloatArray]] = {}

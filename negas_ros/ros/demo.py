@@ -27,6 +27,7 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
+from negas_ros.detection import box_iou
 from negas_ros.image_convert import raw_to_rgb
 from negas_ros.msg import OodDetectionArray
 from negas_ros.ros.conversions import bgr_to_image_msg
@@ -40,14 +41,6 @@ MODEL_BANNER = (
     'real checkpoint for those (README: "Real checkpoints on a GPU").')
 DEMO_SPLIT = 'mixed_test'  # every video has at least one ID and one OOD object
 VIDEO_PAUSE_S = 1.5  # between videos: more than the node's 1 s cut, so tracks restart
-
-
-def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 class _DemoCamera(Node):
@@ -96,7 +89,8 @@ class _DemoCamera(Node):
             ood_boxes = [box for _, is_ood, box in self.truth.get(key, []) if is_ood]
 
             def on_ood_object(d: Any) -> bool:
-                return any(_overlap(_box_xyxy(d.detection), box) >= 0.5 for box in ood_boxes)
+                return bool(ood_boxes) and bool(
+                    (box_iou([_box_xyxy(d.detection)], ood_boxes) >= 0.5).any())
 
             on_ood = sum(1 for d in unknown if on_ood_object(d))
             for d in msg.detections:
