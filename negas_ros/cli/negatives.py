@@ -133,6 +133,14 @@ def register(subparsers: Any) -> None:
     )
     mine.add_argument('--device', default='cpu', help='torch device for --encoder')
     mine.add_argument(
+        '--rank-text',
+        choices=('name', 'gloss'),
+        default='name',
+        help="what --encoder reads: 'name' the label in the prompt template (default), "
+        "'gloss' the label followed by its WordNet definition (ID labels: of their ranking "
+        'sense)',
+    )
+    mine.add_argument(
         '--id-sense',
         action='append',
         default=[],
@@ -236,6 +244,8 @@ def _generate(args: argparse.Namespace) -> int:
     elif args.method == 'wordnet':
         from negas_ros.negatives.mining import Band, WordNetSimilarity, ranking_senses
 
+        if args.rank_text != 'name' and not args.encoder:
+            raise ValueError('--rank-text gloss needs --encoder (Wu-Palmer ranking reads no text)')
         overrides = dict(_pair(text) for text in args.id_sense)
         senses = ranking_senses(nfilter, overrides)
         similarity: Any
@@ -243,7 +253,13 @@ def _generate(args: argparse.Namespace) -> int:
             from negas_ros.negatives.encoders import EncoderSimilarity, load_ranking_encoder
 
             encoder = load_ranking_encoder(args.encoder, device=args.device)
-            similarity = EncoderSimilarity(encoder, ids.template or '{}')
+            similarity = EncoderSimilarity(
+                encoder,
+                ids.template or '{}',
+                rank_text=args.rank_text,
+                wordnet=wordnet,
+                id_senses=senses,
+            )
         else:
             similarity = WordNetSimilarity(wordnet, senses, args.min_common_depth)
         band = Band(args.band[0], args.band[1], args.floor, args.ceiling)
@@ -253,7 +269,7 @@ def _generate(args: argparse.Namespace) -> int:
             similarity,
             args.count,
             band=band,
-            senses=None if args.encoder else senses,
+            senses=senses if not args.encoder or args.rank_text == 'gloss' else None,
             max_words=args.pool_max_words,
         )
     else:
@@ -346,6 +362,8 @@ def _command_line(args: argparse.Namespace) -> str:
     if args.method == 'wordnet':
         if args.encoder:
             parts += ['--encoder', args.encoder]
+            if args.rank_text != 'name':
+                parts += ['--rank-text', args.rank_text]
         for pair in args.id_sense:
             parts += ['--id-sense', pair]
         if tuple(args.band) != (0.90, 0.9995):

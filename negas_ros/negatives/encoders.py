@@ -20,19 +20,22 @@ Tests build a tiny random checkpoint in a temporary directory and load it from t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from negas_ros.negatives.mining import PoolEntry
+from negas_ros.negatives.wordnet import WordNet
 
 __all__ = [
+    'RANK_TEXTS',
     'DetectorTextEncoder',
     'EncoderSimilarity',
     'TextEncoder',
     'TransformersTextEncoder',
+    'definition',
     'load_ranking_encoder',
 ]
 
@@ -154,23 +157,71 @@ def load_ranking_encoder(model: str, device: str = 'cpu'
     return TransformersTextEncoder(model, device)
 
 
-class EncoderSimilarity:
-    """Cosine similarity of encoded prompts: ``template.format(label)`` on both sides.
+RANK_TEXTS = ('name', 'gloss')
+"""What a label is encoded as for ranking: ``name`` the label in the prompt template (what the
+detector reads), ``gloss`` the label followed by its WordNet definition."""
 
-    template: the label file's ``prompt_template`` (one '{}'), so that candidates are read as
-    the detector will read them.
+
+def definition(wordnet: WordNet, offset: int) -> str:
+    """The definition part of a synset's gloss (before the first ';', examples dropped)."""
+    return wordnet.synset(offset).gloss.split(';')[0].strip()
+
+
+class EncoderSimilarity:
+    """Cosine similarity of encoded label texts.
+
+    template: the label file's ``prompt_template`` (one '{}'), so that with ``rank_text='name'``
+        candidates are read as the detector will read them.
+    rank_text ``'gloss'`` (ours): each candidate is encoded as ``'<label>: <definition>'`` and
+        each ID label as ``'<label>: <definition of its ranking sense>'`` (the bare template
+        when it has none). A sentence encoder reads a rare single word by its sub-word pieces
+        ('carob' lands next to 'car'); the definition says what the thing is ('a motor vehicle
+        with four wheels'), which is what "visually similar, semantically different" needs.
+        Needs ``wordnet`` and ``id_senses`` (:func:`~negas_ros.negatives.mining.ranking_senses`).
+    Raises ValueError for an unknown rank_text or a missing argument.
     """
 
-    def __init__(self, encoder: TextEncoder, template: str = '{}') -> None:
+    def __init__(
+        self,
+        encoder: TextEncoder,
+        template: str = '{}',
+        *,
+        rank_text: str = 'name',
+        wordnet: WordNet | None = None,
+        id_senses: Mapping[str, Sequence[int]] | None = None,
+    ) -> None:
+        if rank_text not in RANK_TEXTS:
+            raise ValueError(
+                f'rank_text must be one of {", ".join(RANK_TEXTS)}, got {rank_text!r}'
+            )
+        if rank_text == 'gloss' and (wordnet is None or id_senses is None):
+            raise ValueError("rank_text 'gloss' needs the WordNet and the ID labels' senses")
         self.encoder = encoder
         self.template = template
-        self.description = f'cosine of {encoder.description} text embeddings'
+        self.rank_text = rank_text
+        self.wordnet = wordnet
+        self.id_senses = {k: tuple(v) for k, v in (id_senses or {}).items()}
+        texts = 'texts' if rank_text == 'name' else "'label: WordNet definition' texts"
+        self.description = f'cosine of {encoder.description} embeddings of {texts}'
+
+    def id_text(self, label: str) -> str:
+        """What an ID label is encoded as."""
+        senses = self.id_senses.get(label, ())
+        if self.rank_text == 'gloss' and senses and self.wordnet is not None:
+            return f'{label}: {definition(self.wordnet, senses[0])}'
+        return self.template.format(label)
+
+    def candidate_text(self, entry: PoolEntry) -> str:
+        """What a candidate is encoded as."""
+        if self.rank_text == 'gloss' and self.wordnet is not None:
+            return f'{entry.label}: {definition(self.wordnet, entry.offset)}'
+        return self.template.format(entry.label)
 
     def __call__(
         self, candidates: Sequence[PoolEntry], id_labels: Sequence[str]
     ) -> npt.NDArray[np.float64]:
-        ids = self.encoder.encode([self.template.format(label) for label in id_labels])
-        found = self.encoder.encode([self.template.format(e.label) for e in candidates])
+        ids = self.encoder.encode([self.id_text(label) for label in id_labels])
+        found = self.encoder.encode([self.candidate_text(e) for e in candidates])
         return (found.astype(np.float64) @ ids.astype(np.float64).T).reshape(
             len(candidates), len(id_labels)
         )

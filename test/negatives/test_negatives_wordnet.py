@@ -532,3 +532,44 @@ def test_generated_lists_load_clean_and_match_their_command(
     argv[argv.index('--id-labels') + 1] = str(REPO / argv[argv.index('--id-labels') + 1])
     assert main(argv) == 0
     assert load_labels(out).negative_labels == labels.negative_labels
+
+
+@pytest.mark.model
+def test_gloss_ranking_reads_definitions_not_word_pieces(wordnet: WordNet) -> None:
+    """With the shipped sentence encoder, a bare rare word is read by its sub-word pieces
+    ('carob' and 'carboy' land next to 'car'); ranked with definitions, the vehicles that look
+    like cars and bicycles come first (why --rank-text gloss exists)."""
+    pytest.importorskip('transformers')
+    from negas_ros.negatives.encoders import EncoderSimilarity, TransformersTextEncoder
+
+    nfilter = NegativeFilter(('car', 'bicycle'), wordnet)
+    senses = ranking_senses(nfilter)
+    pool = {e.label: e for e in candidate_pool(wordnet)}
+    lexical, visual = ['carob', 'carboy', 'carminative'], ['go-kart', 'motor scooter', 'moped']
+    entries = [pool[w] for w in lexical + visual]
+    encoder = TransformersTextEncoder('all-MiniLM-L6-v2')
+    by_name = EncoderSimilarity(encoder, rank_text='name', wordnet=wordnet, id_senses=senses)
+    by_gloss = EncoderSimilarity(encoder, rank_text='gloss', wordnet=wordnet, id_senses=senses)
+    assert by_gloss.id_text('car') == 'car: a motor vehicle with four wheels'
+    assert by_gloss.candidate_text(pool['go-kart']).startswith('go-kart: a small low motor')
+    assert by_name.candidate_text(pool['go-kart']) == 'go-kart'
+    name_scores = by_name(entries, ['car', 'bicycle']).max(axis=1)
+    gloss_scores = by_gloss(entries, ['car', 'bicycle']).max(axis=1)
+    assert name_scores[:3].min() > name_scores[3:].min()  # the lexical words win by name
+    assert gloss_scores[3:].min() > gloss_scores[:3].max() + 0.2  # and lose by definition
+    with pytest.raises(ValueError, match='needs the WordNet'):
+        EncoderSimilarity(encoder, rank_text='gloss')
+    with pytest.raises(ValueError, match='rank_text must be one of'):
+        EncoderSimilarity(encoder, rank_text='caption')
+
+
+def test_cli_gloss_ranking_needs_an_encoder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = tmp_path / 'ids.txt'
+    ids.write_text('car\n')
+    out = tmp_path / 'out.yaml'
+    argv = ['negatives', 'generate', '--method', 'wordnet', '--id-labels', str(ids)]
+    assert main([*argv, '--out', str(out), '--rank-text', 'gloss']) == 2
+    assert '--rank-text gloss needs --encoder' in capsys.readouterr().err
+    assert not out.exists()
