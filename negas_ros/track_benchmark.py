@@ -17,12 +17,18 @@ Thresholds: the shipped per-frame ``ood_threshold`` keeps 95% of the ID validati
 (docs/choices.md). A track score has its own distribution (averaging narrows it), so each
 verdict gets its threshold the same way, at 95% of the ID validation videos' samples, and the
 test videos are measured at those thresholds. FPR95 and AUROC need no threshold.
+
+Identity (:func:`identity_report`): every frame's tracked detections are matched one to one to
+the frame's ground-truth objects (Hungarian on IoU, pairs at IoU >= 0.5), and we count the
+identity switches (a ground-truth object matched to another track id than at its previous
+match) per 100 matched boxes, the tracks per ground-truth object, and the matched boxes whose
+track mostly covers another object. It compares the association rules of :data:`ASSOCIATIONS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -36,14 +42,20 @@ from negas_ros.track_metrics import (
     tpr_threshold,
     verdict_report,
 )
-from negas_ros.tracking import TrackingConfig
+from negas_ros.tracking import TrackerConfig, TrackingConfig
 
 if TYPE_CHECKING:
     from negas_ros.pipeline import DetectorPipeline
     from negas_ros.world import World
 
-__all__ = ['CANDIDATES', 'OOD_SETS', 'VIDEO_SETS', 'Candidate', 'VideoResults', 'detect_videos',
-           'replay_tracking', 'select_candidate']
+__all__ = ['ASSOCIATIONS', 'CANDIDATES', 'OOD_SETS', 'VIDEO_SETS', 'Candidate', 'VideoResults',
+           'detect_videos', 'identity_report', 'replay_tracking', 'select_candidate']
+
+# Our association (the node's) and ByteTrack's own rules, compared on identity.
+ASSOCIATIONS: Mapping[str, TrackerConfig] = {
+    'ours': TrackerConfig(),
+    'bytetrack_rules': TrackerConfig(low_boxes_find_lost=False, drop_unconfirmed=True),
+}
 
 OOD_SETS = ('near', 'far', 'near_unseen')
 VIDEO_SETS: Mapping[str, Mapping[str, str]] = {
@@ -81,6 +93,9 @@ class VideoResults:
     frames: dict[str, list[list[FrameResult]]]
     id_truth: list[list[tuple[tuple[int, int], list[Any]]]]
     detector_s: float = 0.0
+    objects: dict[str, list[list[list[tuple[int, tuple[float, float, float, float]]]]]] = field(
+        default_factory=dict)
+    """Per kind, video and frame: (track_id, box) of every ground-truth object."""
 
 
 def detect_videos(pipeline: DetectorPipeline, world: World, video_set: str, videos: int,
@@ -98,6 +113,10 @@ def detect_videos(pipeline: DetectorPipeline, world: World, video_set: str, vide
             results = [pipeline.process(scene.image) for scene in scenes]
             out.detector_s += time.perf_counter() - start
             out.frames[kind].append(results)
+            out.objects.setdefault(kind, []).append(
+                [[(o.track_id, (float(o.box[0]), float(o.box[1]), float(o.box[2]) + 1.0,
+                                float(o.box[3]) + 1.0)) for o in scene.objects]
+                 for scene in scenes])
             if kind == 'id':
                 out.id_truth.append([((s.image.shape[1], s.image.shape[0]), list(truth_boxes(s)))
                                      for s in scenes])
@@ -120,6 +139,48 @@ def replay_tracking(results: VideoResults, tracking: TrackingConfig) -> tuple[Tr
                 count += 1
                 log.add(kind, f'{kind}/{index}', t, tracked.detections)
     return log, 1000.0 * spent / max(count, 1)
+
+
+def identity_report(results: VideoResults, tracking: TrackingConfig,
+                    min_iou: float = 0.5) -> dict[str, float]:
+    """Identity errors of ``tracking`` against the videos' ground-truth ids (module docs)."""
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    from negas_ros.detection import box_iou
+
+    matched = switches = impure = 0
+    tracks_per_object: list[int] = []
+    for kind, videos in results.frames.items():
+        for video, truth in zip(videos, results.objects[kind], strict=True):
+            stream = StreamTracker()
+            last: dict[int, int] = {}
+            tracks_of: dict[int, set[int]] = {}
+            objects_of: dict[int, list[int]] = {}
+            for result, objects in zip(video, truth, strict=True):
+                tracked = stream.apply(replace(result, config=replace(result.config,
+                                                                      tracking=tracking)))
+                if not tracked.detections or not objects:
+                    continue
+                iou = box_iou(np.array([d.box_xyxy for d in tracked.detections]),
+                              np.array([box for _, box in objects]))
+                for row, col in zip(*linear_sum_assignment(-iou), strict=True):
+                    if iou[row, col] < min_iou:
+                        continue
+                    track, obj = tracked.detections[row].track_id, objects[col][0]
+                    matched += 1
+                    switches += int(obj in last and last[obj] != track)
+                    last[obj] = track
+                    tracks_of.setdefault(obj, set()).add(track)
+                    objects_of.setdefault(track, []).append(obj)
+            tracks_per_object += [len(t) for t in tracks_of.values()]
+            for covered in objects_of.values():
+                impure += len(covered) - max(covered.count(o) for o in set(covered))
+    return {'matched_boxes': float(matched),
+            'id_switches_per_100': 100.0 * switches / matched if matched else float('nan'),
+            'tracks_per_object': float(np.mean(tracks_per_object)) if tracks_per_object
+            else float('nan'),
+            'impure_share': impure / matched if matched else float('nan')}
 
 
 def id_map(results: VideoResults, id_labels: Sequence[str]) -> dict[str, float]:

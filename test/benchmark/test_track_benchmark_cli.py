@@ -15,7 +15,7 @@ import pytest
 
 from negas_ros.cli import main
 from negas_ros.cli.track_benchmark import BEGIN, END
-from negas_ros.track_benchmark import CANDIDATES
+from negas_ros.track_benchmark import ASSOCIATIONS, CANDIDATES
 
 pytestmark = pytest.mark.model
 
@@ -37,6 +37,12 @@ def test_track_benchmark_writes_the_json_and_fills_the_page(tmp_path: Path) -> N
     assert set(doc['thresholds']) == {'per_frame', 'track'}
     assert doc['meta']['videos_per_kind'] == 1 and doc['meta']['frames_per_video'] == 8
     assert doc['detector_ms_per_frame'] > 0 and doc['tracking_ms_per_frame'] > 0
+    for split in ('val', 'test'):  # identity of our association and of ByteTrack's rules
+        rows = doc['association'][split]
+        assert set(rows) == set(ASSOCIATIONS)
+        for row in rows.values():
+            assert row['matched_boxes'] > 0 and row['tracks_per_object'] >= 1.0
+            assert 0.0 <= row['impure_share'] <= 1.0 and row['id_switches_per_100'] >= 0.0
 
     text = page.read_text()
     assert text.startswith('# Hand-written\n\nDesign text.\n')
@@ -44,3 +50,4 @@ def test_track_benchmark_writes_the_json_and_fills_the_page(tmp_path: Path) -> N
     assert 'old results' not in text
     assert text.count(BEGIN) == 1 and text.count(END) == 1
     assert '| per frame |' in text and '| track |' in text
+    assert '| val | bytetrack_rules |' in text and '| test | ours |' in text

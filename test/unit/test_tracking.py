@@ -86,12 +86,38 @@ def test_low_confidence_detections_continue_a_track_but_start_none() -> None:
     assert tracker.update(far, np.array([0.2]))[0] == -1  # too unsure to start a track
 
 
-def test_a_one_frame_glimpse_is_not_kept_as_a_track() -> None:
-    tracker = ByteTracker()
-    tracker.update(_boxes(np.array([[100.0, 100.0]])), np.array([0.9]))
-    assert len(tracker) == 1
-    tracker.update(np.zeros((0, 4)), np.zeros(0))
-    assert len(tracker) == 0
+def test_a_one_frame_glimpse_is_dropped_only_under_bytetracks_rule() -> None:
+    box = _boxes(np.array([[100.0, 100.0]]))
+    bytetrack = ByteTracker(TrackerConfig(drop_unconfirmed=True))
+    bytetrack.update(box, np.array([0.9]))
+    assert len(bytetrack) == 1
+    bytetrack.update(np.zeros((0, 4)), np.zeros(0))
+    assert len(bytetrack) == 0
+    ours = ByteTracker()
+    first = ours.update(box, np.array([0.9]))[0]
+    assert len(ours.update(np.zeros((0, 4)), np.zeros(0))) == 0  # nothing published
+    assert len(ours) == 1
+    assert ours.update(box, np.array([0.9]))[0] == first
+
+
+def test_an_unsure_box_picks_up_a_lost_track_unless_bytetracks_rule() -> None:
+    """An object missed for two frames and then reported below high_threshold keeps its id
+    (ours); ByteTrack offers unsure boxes only the tracks seen in the previous frame."""
+    box = _boxes(np.array([[100.0, 100.0]]))
+    empty = np.zeros((0, 4))
+    results = {}
+    for name, config in {
+        'ours': TrackerConfig(),
+        'bytetrack': TrackerConfig(low_boxes_find_lost=False, drop_unconfirmed=True),
+    }.items():
+        tracker = ByteTracker(config)
+        first = tracker.update(box, np.array([0.9]))[0]
+        tracker.update(box, np.array([0.9]))
+        tracker.update(empty, np.zeros(0))
+        tracker.update(empty, np.zeros(0))
+        results[name] = (first, tracker.update(box, np.array([0.3]))[0])
+    assert results['ours'][1] == results['ours'][0]
+    assert results['bytetrack'][1] not in (-1, results['bytetrack'][0])  # a new track
 
 
 def test_reset_forgets_tracks_and_never_reuses_an_id() -> None:
@@ -248,3 +274,36 @@ def test_stream_ids_are_never_reused_across_settings_and_resets() -> None:
     # One track per settings run, each with a new id; the same id within a run.
     assert seen[0] == seen[1] and seen[2] == seen[3] and seen[4] == seen[5]
     assert seen[0] < seen[2] < seen[4] < seen[6]
+
+
+def test_identity_report_counts_switches_fragments_and_impure_boxes() -> None:
+    """Two objects over six frames; object 1 is missed in frames 2-3 and comes back reported
+    unsure (0.3): ByteTrack's rules give it a new track (one switch, two tracks for one object),
+    ours pick its lost track up again (no switch)."""
+    from negas_ros.config import config_from_values
+    from negas_ros.pipeline import FrameResult
+    from negas_ros.track_benchmark import ASSOCIATIONS, VideoResults, identity_report
+
+    config = config_from_values({'id_labels': ['car']})
+    a, b = (10.0, 10.0, 40.0, 40.0), (200.0, 200.0, 240.0, 240.0)
+    seen_b = [True, True, False, False, True, True]
+    frames, objects = [], []
+    for t in range(6):
+        dets = [replace(_detection(0.7, a), id_confidence=0.9)]
+        truth = [(7, a)]
+        if seen_b[t]:
+            dets.append(replace(_detection(0.7, b), id_confidence=0.9 if t < 2 else 0.3))
+        truth.append((8, b))
+        frames.append(FrameResult(dets, config))
+        objects.append(truth)
+    results = VideoResults({'id': [frames]}, [], objects={'id': [objects]})
+    report = {
+        name: identity_report(results, replace(config.tracking, association=rules))
+        for name, rules in ASSOCIATIONS.items()
+    }
+    assert report['ours']['matched_boxes'] == 10.0
+    assert report['ours']['id_switches_per_100'] == 0.0
+    assert report['ours']['tracks_per_object'] == 1.0
+    assert report['bytetrack_rules']['id_switches_per_100'] == pytest.approx(10.0)
+    assert report['bytetrack_rules']['tracks_per_object'] == 1.5
+    assert report['ours']['impure_share'] == report['bytetrack_rules']['impure_share'] == 0.0
