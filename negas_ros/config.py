@@ -126,7 +126,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('track_decay', 0.8,
               "Weight of each older frame relative to the next in track_evidence 'ema'.",
               float_range=(0.0, 0.999)),
-    ParamSpec('track_min_frames', 3,
+    ParamSpec('track_min_frames', 5,
               'Frames a track must be seen before it can be flagged unknown.',
               int_range=(1, 1000)),
     ParamSpec('track_max_lost', 30,

@@ -77,6 +77,9 @@ class Candidate:
 CANDIDATES: tuple[Candidate, ...] = (
     Candidate('mean15_min3', EvidenceConfig(rule='mean', window=15, min_frames=3)),
     Candidate('mean30_min3', EvidenceConfig(rule='mean', window=30, min_frames=3)),
+    # Added 2026-12-02, after the first runs: the minimum frames up to the frames-to-flag bound.
+    Candidate('mean30_min4', EvidenceConfig(rule='mean', window=30, min_frames=4)),
+    Candidate('mean30_min5', EvidenceConfig(rule='mean', window=30, min_frames=5)),
     Candidate('ema0.7_min3', EvidenceConfig(rule='ema', decay=0.7, min_frames=3)),
     Candidate('ema0.8_min3', EvidenceConfig(rule='ema', decay=0.8, min_frames=3)),
     Candidate('ema0.9_min3', EvidenceConfig(rule='ema', decay=0.9, min_frames=3)),

@@ -37,7 +37,7 @@ class EvidenceConfig:
     rule: str = 'mean'
     window: int = 30
     decay: float = 0.8
-    min_frames: int = 3
+    min_frames: int = 5
     max_missed: int = 30
 
     def __post_init__(self) -> None:
