@@ -87,17 +87,22 @@ def test_low_confidence_detections_continue_a_track_but_start_none() -> None:
 
 
 def test_a_one_frame_glimpse_is_dropped_only_under_bytetracks_rule() -> None:
-    box = _boxes(np.array([[100.0, 100.0]]))
+    """A track born after the first frame and missed in its next one: ByteTrack drops it (it
+    confirms only the first frame's tracks at once); ours keeps it like any lost track."""
+    other = _boxes(np.array([[300.0, 300.0]]))
+    both = _boxes(np.array([[300.0, 300.0], [100.0, 100.0]]))
     bytetrack = ByteTracker(TrackerConfig(drop_unconfirmed=True))
-    bytetrack.update(box, np.array([0.9]))
+    bytetrack.update(other, np.array([0.9]))
+    bytetrack.update(both, np.array([0.9, 0.9]))
+    assert len(bytetrack) == 2
+    bytetrack.update(other, np.array([0.9]))
     assert len(bytetrack) == 1
-    bytetrack.update(np.zeros((0, 4)), np.zeros(0))
-    assert len(bytetrack) == 0
     ours = ByteTracker()
-    first = ours.update(box, np.array([0.9]))[0]
-    assert len(ours.update(np.zeros((0, 4)), np.zeros(0))) == 0  # nothing published
-    assert len(ours) == 1
-    assert ours.update(box, np.array([0.9]))[0] == first
+    ours.update(other, np.array([0.9]))
+    first = ours.update(both, np.array([0.9, 0.9]))[1]
+    assert len(ours.update(other, np.array([0.9]))) == 1  # only the seen box is published
+    assert len(ours) == 2
+    assert ours.update(both, np.array([0.9, 0.9]))[1] == first
 
 
 def test_an_unsure_box_picks_up_a_lost_track_unless_bytetracks_rule() -> None:

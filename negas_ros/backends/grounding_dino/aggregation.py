@@ -152,7 +152,7 @@ def _best_matches(
             continue
         q_order = np.argsort(queries[:, 0], kind='stable')
         # One contiguous array per coordinate: the IoU block's inner loop then runs over
-        # contiguous memory (about 15% faster than strided columns of an (M, 4) array).
+        # contiguous memory (about 10% faster than strided columns of an (M, 4) array).
         columns = _columns(queries[q_order])
         # Queries before index k all end by reach[k - 1]: the first that can reach a box.
         reach = np.maximum.accumulate(columns[2])
@@ -178,20 +178,6 @@ def _best_matches(
     return best, best_iou
 
 
-def _iou_f32(a: FloatArray, b: FloatArray) -> FloatArray:
-    """IoU matrix (N, M) in float32 (the merge's hot loop; see _overlap_ratio)."""
-    ratio = _overlap_ratio(a, b)
-    np.subtract(1.0, ratio, out=ratio)
-    np.divide(1.0, ratio, out=ratio)
-    np.subtract(ratio, 1.0, out=ratio)  # r / (1 - r) == 1 / (1 - r) - 1
-    return ratio
-
-
-def _overlap_ratio(a: FloatArray, b: FloatArray) -> FloatArray:
-    """inter / (area_a + area_b), (N, M) float32: IoU = r / (1 - r), the same argmax as IoU."""
-    return _overlap_ratio_columns(a, _columns(b))
-
-
 def _columns(boxes: FloatArray) -> tuple[FloatArray, ...]:
     """x1, y1, x2, y2 and area of (M, 4) boxes, each a contiguous float32 (M,) array."""
     x1, y1, x2, y2 = (np.ascontiguousarray(boxes[:, k], dtype=np.float32) for k in range(4))
@@ -199,7 +185,8 @@ def _columns(boxes: FloatArray) -> tuple[FloatArray, ...]:
 
 
 def _overlap_ratio_columns(a: FloatArray, b: Sequence[FloatArray]) -> FloatArray:
-    """:func:`_overlap_ratio` of (N, 4) boxes against boxes given by :func:`_columns`.
+    """inter / (area_a + area_b), (N, M) float32, of (N, 4) boxes against M boxes given by
+    :func:`_columns`: IoU = r / (1 - r), so the same argmax as IoU.
 
     Eleven in-place array operations instead of thirteen for IoU itself; the sweep only needs
     the argmax, and converts the winners. A 1e-12 on area_a keeps two empty boxes at 0.
