@@ -227,6 +227,10 @@ def _generate(args: argparse.Namespace) -> int:
 
     if args.count < 1:
         raise ValueError(f'--count must be >= 1, got {args.count}')
+    if args.rank_text != 'name' and args.method != 'wordnet':
+        raise ValueError(
+            f'--rank-text ranks WordNet candidates; --method {args.method} ranks none'
+        )
     ids = read_id_labels(args.id_labels)
     wordnet = load_wordnet(args.wordnet_dir)
     nfilter = NegativeFilter(

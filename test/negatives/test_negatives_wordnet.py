@@ -572,4 +572,7 @@ def test_cli_gloss_ranking_needs_an_encoder(
     argv = ['negatives', 'generate', '--method', 'wordnet', '--id-labels', str(ids)]
     assert main([*argv, '--out', str(out), '--rank-text', 'gloss']) == 2
     assert '--rank-text gloss needs --encoder' in capsys.readouterr().err
+    argv[3] = 'random'
+    assert main([*argv, '--out', str(out), '--rank-text', 'gloss']) == 2
+    assert '--method random ranks none' in capsys.readouterr().err
     assert not out.exists()
