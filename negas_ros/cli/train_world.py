@@ -4,6 +4,7 @@ the model directory, the world's label file and the model card (negas_ros.train)
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import logging
 from pathlib import Path
@@ -34,7 +35,7 @@ def default_labels_path(model_dir: Path) -> Path:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from negas_ros.train.config import TrainConfig  # pure: no torch at --help
+    from negas_ros.train.config import SCHEDULES, TrainConfig  # pure: no torch at --help
 
     d = TrainConfig()
     parser = subparsers.add_parser(
@@ -81,21 +82,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                              '%(default)s; the final evaluation takes a few more)')
     parser.add_argument('--log-json', type=Path, default=None, metavar='FILE',
                         help='also append every log record as a JSON line to FILE')
+    machine = parser.add_argument_group(
+        'training on another machine (a lent GPU: docs/gpu-training.md)')
+    machine.add_argument('--device', default=d.device,
+                         help="torch device of the trainer: 'cpu' (default) or 'cuda[:N]'")
+    machine.add_argument('--schedule', choices=SCHEDULES, default=d.schedule,
+                         help="cosine decay over the steps (default, reproducible) or over "
+                              "--time-limit-min ('time': anneals by the time limit on a "
+                              'machine of unknown speed; --steps is then an upper bound)')
+    machine.add_argument('--bank-out', type=Path, default=None, metavar='NPZ',
+                         help='only encode the training texts (sentence encoder + WordNet) '
+                              'into NPZ and exit')
+    machine.add_argument('--bank', type=Path, default=None, metavar='NPZ',
+                         help='train from texts encoded by --bank-out (no sentence encoder '
+                              'or WordNet needed)')
+    machine.add_argument('--run-out', type=Path, default=None, metavar='DIR',
+                         help='write the trained run (weights, history, texts) to DIR and '
+                              'stop before the release (which needs pycocotools and the '
+                              'sentence encoder)')
+    machine.add_argument('--release-run', type=Path, default=None, metavar='DIR',
+                         help='do not train: release a run written by --run-out into --out '
+                              '(required then) with its evaluation and card')
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from negas_ros.train.config import TrainConfig
-    from negas_ros.train.release import release, world_source_hash
-    from negas_ros.train.text import world_phrase_bank
-    from negas_ros.train.trainer import train
 
+    if args.release_run is not None:
+        return _release_saved_run(args)
     cfg = TrainConfig(
         seed=args.seed, world_seed=args.world_seed, imgsz=args.imgsz, batch=args.batch,
         steps=args.steps, lr=args.lr, threads=args.threads, workers=args.workers,
         val_every=args.val_every, val_images=args.val_images,
         background_candidates=args.background_candidates, loss_attention=args.loss_attention,
-        time_limit_s=args.time_limit_min * 60)
+        time_limit_s=args.time_limit_min * 60, schedule=args.schedule, device=args.device)
+    if args.bank_out is not None:
+        return _write_bank(cfg, args.bank_out)
     out = (args.out or default_model_dir()).resolve()
     labels = (args.labels_out or default_labels_path(out)).resolve()
     log_file = open(args.log_json, 'a', encoding='utf-8') if args.log_json else None  # noqa: SIM115
@@ -114,23 +137,88 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from negas_ros.train.release import release, world_source_hash
+    from negas_ros.train.runs import save_run
+    from negas_ros.train.trainer import train
+
     torch.set_num_threads(cfg.threads)  # the final evaluation too: see TrainConfig.threads
     try:
         world_hash = world_source_hash()  # before training: the world the scenes came from
-        _LOG.info('training %s -> %s (world sources %s)', json.dumps(cfg.to_dict()), out,
-                  world_hash)
-        bank = world_phrase_bank(cfg.text_model, cfg.background_candidates, cfg.seed)
+        _LOG.info('training %s -> %s (world sources %s)', json.dumps(cfg.to_dict()),
+                  args.run_out or out, world_hash)
+        bank = _bank(cfg, args.bank)
+        drawn = bank.background_rule.get('drawn')
+        if isinstance(drawn, int) and drawn != cfg.background_candidates:
+            # The texts come from the bank: the card must say how its background was drawn.
+            cfg = replace(cfg, background_candidates=drawn)
         _LOG.info('%d training texts (%d background words) encoded by %s', len(bank.texts),
-                  len(bank.background), cfg.text_model)
+                  len(bank.background), bank.encoder)
         result = train(cfg, bank, on_log=on_log)
+        result.world_hash = world_hash
+        if args.run_out is not None:
+            save_run(result, args.run_out)
+            print(f'wrote the run to {args.run_out} ({result.steps_done} steps in '
+                  f'{result.seconds / 60:.1f} min on {result.machine["device_name"]}); '
+                  f'release it with: negas-ros train-world --release-run {args.run_out} '
+                  '--out DIR', file=sys.stdout)
+            return 0
         facts = release(result, out, labels, eval_images=args.eval_images,
                         per_label=args.per_label, world_hash=world_hash, log=_LOG.info)
     finally:
         if log_file:
             log_file.close()
+    _print_facts(facts, out, labels)
+    return 0
+
+
+def _bank(cfg: Any, path: Path | None) -> Any:
+    """The training texts: encoded now (sentence encoder + WordNet), or read from --bank."""
+    from negas_ros.train.text import PhraseBank, world_phrase_bank
+
+    if path is None:
+        return world_phrase_bank(cfg.text_model, cfg.background_candidates, cfg.seed)
+    bank = PhraseBank.load(path)
+    if cfg.text_model not in bank.encoder:
+        raise SystemExit(f'{path}: texts encoded by {bank.encoder!r}, but the run reads labels '
+                         f'through {cfg.text_model!r}; write the bank again with --bank-out')
+    return bank
+
+
+def _write_bank(cfg: Any, path: Path) -> int:
+    bank = _bank(cfg, None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bank.save(path)
+    print(f'wrote {len(bank.texts)} training texts ({len(bank.background)} background words, '
+          f'{bank.encoder}) to {path}', file=sys.stdout)
+    return 0
+
+
+def _release_saved_run(args: argparse.Namespace) -> int:
+    if args.out is None:
+        raise SystemExit('--release-run needs --out DIR: a released run never replaces the '
+                         'shipped model by default')
+    import torch
+
+    from negas_ros.train.release import release
+    from negas_ros.train.runs import load_run
+
+    try:
+        result = load_run(args.release_run)
+    except ValueError as err:
+        raise SystemExit(str(err)) from err
+    torch.set_num_threads(result.config.threads)
+    out = args.out.resolve()
+    labels = (args.labels_out or out / 'world_learned_rule.yaml').resolve()
+    facts = release(result, out, labels, eval_images=args.eval_images,
+                    per_label=args.per_label, world_hash=result.world_hash or None,
+                    log=_LOG.info)
+    _print_facts(facts, out, labels)
+    return 0
+
+
+def _print_facts(facts: dict[str, Any], out: Path, labels: Path) -> None:
     total = facts['train_minutes'] + facts['eval_minutes']
     print(f'wrote {out} and {labels} in {total:.1f} min; learned-rule negatives: '
           f'{", ".join(facts["learned_rule_negatives"]["negatives"])}', file=sys.stdout)
     for row in facts['metrics']:
         print(f'  {row["set"]} ({row["labels"]}): mAP50 {row["map50"]:.3f}, mAP {row["map"]:.3f}')
-    return 0

@@ -3,12 +3,14 @@ the defaults without importing it)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from negas_ros.backends.yolo_world.config import YoloWorldConfig, config_from_scale
 
-__all__ = ['TrainConfig']
+__all__ = ['SCHEDULES', 'TrainConfig']
+
+SCHEDULES = ('steps', 'time')
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,14 @@ class TrainConfig:
     ``clip``. EMA decay ``ema_decay * (1 - exp(-updates / ema_tau))``. Validation every
     ``val_every`` steps on ``val_images`` pretrain_val scenes (0 disables it).
     ``time_limit_s``: a guard, training stops early (and says so) past it.
+    ``schedule``: what the cosine decay runs over. ``'steps'`` (the recipe): step / steps, so a
+    run is reproducible. ``'time'`` (for a lent GPU with a fixed time budget, whose speed is
+    not known ahead): elapsed / ``time_limit_s``, so the learning rate anneals by the time
+    limit however fast the machine is and training stops there (``steps`` is then only an
+    upper bound); the steps done depend on the machine's speed, so such a run is not
+    bit-reproducible, and its card says how many it did.
+    ``device``: torch device of the trainer (``'cpu'``, ``'cuda'``, ``'cuda:N'``); the
+    scenes are rendered on the CPU by the ``workers`` either way.
     ``threads``: torch threads of the trainer; with ``workers`` = 1 render process that is the
     2 cores the recipe was sized for. Measured on the idle 2-core machine: 1.76 s per step
     with 2 threads, 2.0 s with 1; on a machine shared with other jobs use 1 (two OpenMP
@@ -73,6 +83,8 @@ class TrainConfig:
     val_images: int = 100
     log_every: int = 25
     time_limit_s: float = 57 * 60.0
+    schedule: str = 'steps'
+    device: str = 'cpu'
 
     def __post_init__(self) -> None:
         if self.imgsz % 32 or self.imgsz < 64:
@@ -88,6 +100,11 @@ class TrainConfig:
             raise ValueError('max_background and background_candidates must be >= 0')
         if self.objects_per_image <= 0:
             raise ValueError('objects_per_image must be > 0')
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f'schedule must be one of {", ".join(SCHEDULES)}, got '
+                             f'{self.schedule!r}')
+        if self.schedule == 'time' and not 0 < self.time_limit_s < float('inf'):
+            raise ValueError("schedule 'time' needs a finite time_limit_s > 0")
 
     def network_config(self) -> YoloWorldConfig:
         return config_from_scale(self.depth, self.width, 1024, embed_dim=self.embed_dim,
@@ -95,3 +112,15 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """The config of :meth:`to_dict` (a saved run's); unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        extra = sorted(set(values) - known)
+        if extra:
+            raise ValueError(f'unknown training config keys: {", ".join(extra)}')
+        kwargs = dict(values)
+        if 'hsv' in kwargs:
+            kwargs['hsv'] = tuple(kwargs['hsv'])
+        return cls(**kwargs)

@@ -118,21 +118,23 @@ def predict_network(
     from negas_ros.backends.yolo_world.postprocess import select_detections
 
     out: list[ImageResult] = []
-    prepared = net.prepare_text(text, None, 'off')
+    device = next(net.parameters()).device
+    prepared = net.prepare_text(text.to(device), None, 'off')
     with torch.inference_mode():
         for batch in batches:
             images = batch['images']
             h, w = images.shape[2:]
-            head = net(images, prepared)
+            head = net(images.to(device), prepared)
+            boxes, id_logits = head.boxes.cpu(), head.id_logits.cpu()
             for i in range(images.shape[0]):
-                keep = select_detections(head.boxes[i], head.id_logits[i], conf, iou, max_det)
-                logits = head.id_logits[i][keep]
+                keep = select_detections(boxes[i], id_logits[i], conf, iou, max_det)
+                logits = id_logits[i][keep]
                 mask = batch['mask'][i]
                 out.append(ImageResult(
                     int(w), int(h),
                     batch['boxes'][i][mask].numpy().astype(np.float32),
                     batch['classes'][i][mask].numpy().astype(np.int64),
-                    head.boxes[i][keep].numpy().astype(np.float32),
+                    boxes[i][keep].numpy().astype(np.float32),
                     torch.sigmoid(logits.max(1).values).numpy().astype(np.float32),
                     logits.argmax(1).numpy().astype(np.int64)))
     return out

@@ -193,8 +193,7 @@ def write_model_card_md(directory: Path, facts: Mapping[str, Any]) -> Path:
         '## Training recipe',
         '',
         f'- {facts["steps_done"]} steps x batch {cfg["batch"]} = {facts["images_seen"]} images, '
-        f'seed {cfg["seed"]}, torch {facts["torch"]}; {cfg["threads"]} torch thread(s) train '
-        f'while {cfg["workers"]} worker process(es) render the scenes (2 CPU cores in all).',
+        f'seed {cfg["seed"]}, torch {facts["torch"]}; ' + _trainer_line(facts),
         f'- Text set per batch (YOLO-World style): {1 - cfg["grounding_fraction"]:.0%} of the '
         'batches every category present plus a random number of absent ones (detection-style), '
         'the others a random subset of the categories, objects of the rest being background '
@@ -225,13 +224,13 @@ def write_model_card_md(directory: Path, facts: Mapping[str, Any]) -> Path:
         'the level, as YOLOv8 initialises its class biases), logit scale 1.',
         f'- Loss: {cfg["loss_cls"]} BCE (region-text, soft targets) + {cfg["loss_box"]} CIoU + '
         f'{cfg["loss_dfl"]} DFL. AdamW lr {cfg["lr"]}, weight decay {cfg["weight_decay"]}, '
-        f'{cfg["warmup"]} warm-up steps, cosine to {cfg["final_lr_fraction"]} x lr, gradient '
-        f'clip {cfg["clip"]}, EMA {cfg["ema_decay"]} (exported).',
-        f'- Wall time: {facts["train_minutes"]:.1f} min training + '
-        f'{facts["eval_minutes"]:.1f} min final evaluation on this project\'s 2-core CPU '
-        f'machine (shared with other jobs). Stopped early by the time guard: '
-        f'{"yes" if facts["stopped_early"] else "no"}.',
-        '- Reproduce: `negas-ros train-world` (defaults = this recipe).',
+        f'{cfg["warmup"]} warm-up steps, cosine to {cfg["final_lr_fraction"]} x lr '
+        + ('over the steps' if cfg.get('schedule', 'steps') == 'steps' else
+           f'over the time limit of {cfg["time_limit_s"] / 60:.1f} min (schedule by time: '
+           "the steps done depend on the machine's speed)")
+        + f', gradient clip {cfg["clip"]}, EMA {cfg["ema_decay"]} (exported).',
+        _wall_time_line(facts),
+        _reproduce_line(facts),
         '',
         '## Metrics (through the backend, as a user runs it; COCO box mAP, pycocotools)',
         '',
@@ -296,3 +295,70 @@ def _json(value: Any) -> Any:
     if isinstance(value, (tuple, set)):
         return list(value)
     raise TypeError(f'not JSON serialisable: {type(value).__name__}')
+
+
+def _on_cpu(facts: Mapping[str, Any]) -> bool:
+    return str(facts.get('trained_on', {}).get('device', 'cpu')) == 'cpu'
+
+
+def _trainer_line(facts: Mapping[str, Any]) -> str:
+    cfg = facts['config']
+    if _on_cpu(facts):
+        return (f'{cfg["threads"]} torch thread(s) train while {cfg["workers"]} worker '
+                'process(es) render the scenes (2 CPU cores in all).')
+    machine = facts['trained_on']
+    return (f'trained on {machine.get("device_name", machine["device"])} while '
+            f'{cfg["workers"]} worker process(es) of its {machine.get("cpus", "?")} CPU cores '
+            'render the scenes.')
+
+
+def _wall_time_line(facts: Mapping[str, Any]) -> str:
+    stopped = 'yes' if facts['stopped_early'] else 'no'
+    if _on_cpu(facts):
+        return (f'- Wall time: {facts["train_minutes"]:.1f} min training + '
+                f'{facts["eval_minutes"]:.1f} min final evaluation on this project\'s 2-core '
+                f'CPU machine (shared with other jobs). Stopped early by the time guard: '
+                f'{stopped}.')
+    machine = facts['trained_on']
+    return (f'- Wall time: {facts["train_minutes"]:.1f} min training on '
+            f'{machine.get("device_name", machine["device"])}, then '
+            f'{facts["eval_minutes"]:.1f} min final evaluation on this project\'s 2-core CPU '
+            f'machine. Stopped early by the time guard: {stopped}.')
+
+
+# TrainConfig fields the command line sets, and how (time_limit_s is given in minutes).
+_CLI_FLAGS = {
+    'seed': '--seed', 'world_seed': '--world-seed', 'imgsz': '--imgsz', 'batch': '--batch',
+    'steps': '--steps', 'lr': '--lr', 'threads': '--threads', 'workers': '--workers',
+    'val_every': '--val-every', 'val_images': '--val-images',
+    'background_candidates': '--background-candidates', 'loss_attention': '--loss-attention',
+    'time_limit_s': '--time-limit-min', 'schedule': '--schedule', 'device': '--device',
+}
+
+
+def _reproduce_line(facts: Mapping[str, Any]) -> str:
+    """The command that trains this recipe again: the flags of every setting that differs
+    from the defaults (a GPU run: the prepared script, then the release)."""
+    from negas_ros.train.config import TrainConfig
+
+    if not _on_cpu(facts):
+        return ('- Reproduce: `scripts/gpu_train.sh` on a CUDA machine, then `negas-ros '
+                'train-world --release-run RUN --out DIR` here (docs/gpu-training.md); the '
+                "steps done depend on the machine's speed.")
+    defaults = TrainConfig().to_dict()
+    flags, other = [], []
+    for key, value in facts['config'].items():
+        if key not in defaults or value == defaults[key] or (
+                isinstance(value, list) and tuple(value) == defaults[key]):
+            continue
+        if key in _CLI_FLAGS:
+            shown = f'{value / 60:g}' if key == 'time_limit_s' else f'{value}'
+            flags.append(f'{_CLI_FLAGS[key]} {shown}')
+        else:
+            other.append(f'{key}={value}')
+    if not flags and not other:
+        return '- Reproduce: `negas-ros train-world` (defaults = this recipe).'
+    line = f'- Reproduce: `negas-ros train-world {" ".join(flags)}`'
+    if other:
+        line += f' with TrainConfig changed in code: {", ".join(other)}'
+    return line + '.'

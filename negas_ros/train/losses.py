@@ -131,8 +131,8 @@ def box_cell_mask(boxes: torch.Tensor, valid: torch.Tensor, grid_hw: tuple[int, 
     boxes: (B, G, 4) xyxy network-input pixels; valid: (B, G) bool; stride: pixels per cell.
     """
     h, w = grid_hw
-    ys = (torch.arange(h, dtype=boxes.dtype) + 0.5) * stride
-    xs = (torch.arange(w, dtype=boxes.dtype) + 0.5) * stride
+    ys = (torch.arange(h, dtype=boxes.dtype, device=boxes.device) + 0.5) * stride
+    xs = (torch.arange(w, dtype=boxes.dtype, device=boxes.device) + 0.5) * stride
     x1, y1, x2, y2 = (boxes[..., k][..., None, None] for k in range(4))  # (B, G, 1, 1)
     inside = ((xs[None, None, None, :] >= x1) & (xs[None, None, None, :] <= x2)
               & (ys[None, None, :, None] >= y1) & (ys[None, None, :, None] <= y2))

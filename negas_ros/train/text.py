@@ -29,8 +29,10 @@ categories), so the single-label assigner and loss apply unchanged.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import hashlib
+import json
+import os
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +51,7 @@ from negas_ros.backends.yolo_world.text import SentenceTextEncoder
 
 __all__ = [
     'BACKGROUND_QUANTILE',
+    'BANK_FORMAT',
     'PhraseBank',
     'TextProjection',
     'TextSet',
@@ -83,6 +86,10 @@ class TextProjection(nn.Module):
         with torch.no_grad():
             out: npt.NDArray[np.float32] = self.weight.detach().cpu().numpy().astype(np.float32)
         return out
+
+
+BANK_FORMAT = 'negas_ros phrase bank 1'
+"""The ``format`` tag of a saved :class:`PhraseBank`."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,45 @@ class PhraseBank:
         out = [self.texts[i] for ids in self.category_texts for i in ids]
         out += [self.texts[ids[0]] for ids, _cats in self.groups]
         return list(dict.fromkeys(out))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the bank to one ``.npz`` file (the embeddings and, as JSON, the rest), so
+        that a machine without the sentence encoder or WordNet (the GPU image) can train from
+        it; :meth:`load` reads it back equal."""
+        meta = {
+            'format': BANK_FORMAT,
+            'categories': list(self.categories),
+            'texts': list(self.texts),
+            'category_texts': [list(ids) for ids in self.category_texts],
+            'category_templated': [list(ids) for ids in self.category_templated],
+            'groups': [[list(ids), list(cats)] for ids, cats in self.groups],
+            'background': list(self.background),
+            'encoder': self.encoder,
+            'background_rule': dict(self.background_rule),
+        }
+        with open(path, 'wb') as f:
+            np.savez(f, raw=self.raw.astype(np.float32), meta=np.array(json.dumps(meta)))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PhraseBank:
+        """A bank written by :meth:`save`. Raises ValueError naming the file when it is not
+        one (no pickled objects are read)."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                raw = np.asarray(data['raw'], np.float32)
+                meta = json.loads(str(data['meta']))
+        except (OSError, KeyError, ValueError) as err:
+            raise ValueError(f'{path}: not a phrase bank written by PhraseBank.save ({err}); '
+                             'write one with negas-ros train-world --bank-out') from err
+        if meta.get('format') != BANK_FORMAT:
+            raise ValueError(f'{path}: phrase bank format {meta.get("format")!r}, expected '
+                             f'{BANK_FORMAT!r}; write it again with this version')
+        return cls(
+            tuple(meta['categories']), tuple(meta['texts']), raw,
+            tuple(tuple(ids) for ids in meta['category_texts']),
+            tuple(tuple(ids) for ids in meta['category_templated']),
+            tuple((tuple(ids), tuple(cats)) for ids, cats in meta['groups']),
+            tuple(meta['background']), meta['encoder'], dict(meta['background_rule']))
 
     def describe(self) -> dict[str, object]:
         """Facts for the model card: counts, the phrases, the background rule and a digest of
@@ -248,8 +294,11 @@ def world_phrase_bank(text_model: str, background_candidates: int, seed: int,
         related = NegativeFilter([c.name for c in CATEGORIES], wordnet)
         candidates = [w for w in (pool[i] for i in sorted(take.tolist()))
                       if related.check(w).kept]
-    return build_phrase_bank(encoder, PRETRAIN_VOCAB, CATEGORY_PHRASES, GROUP_PHRASES,
+    bank = build_phrase_bank(encoder, PRETRAIN_VOCAB, CATEGORY_PHRASES, GROUP_PHRASES,
                              TEMPLATES, candidates, (*UNSEEN, *UNSEEN_SYNONYMS))
+    # What drew the background, so that a bank saved for another machine is described in full.
+    return replace(bank, background_rule={**bank.background_rule, 'drawn': background_candidates,
+                                          'seed': seed})
 
 
 @dataclass(frozen=True)

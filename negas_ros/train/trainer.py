@@ -37,6 +37,7 @@ from negas_ros.train.config import TrainConfig
 from negas_ros.train.data import WorldDetectionData, collate
 from negas_ros.train.evaluate import MapResult, coco_map, predict_network
 from negas_ros.train.losses import LossWeights, attention_loss, detection_loss
+from negas_ros.train.runs import machine_facts
 from negas_ros.train.text import (
     PhraseBank,
     TextProjection,
@@ -139,6 +140,11 @@ class TrainResult:
     seconds: float = 0.0
     steps_done: int = 0
     stopped_early: bool = False
+    machine: dict[str, Any] = field(default_factory=dict)
+    """Where it trained (:func:`negas_ros.train.runs.machine_facts`)."""
+    world_hash: str = ''
+    """The world sources the scenes came from (:func:`negas_ros.train.release.world_source_hash`),
+    when the caller recorded it."""
 
 
 def _param_groups(modules: nn.ModuleDict, weight_decay: float) -> list[dict[str, Any]]:
@@ -156,17 +162,25 @@ def _param_groups(modules: nn.ModuleDict, weight_decay: float) -> list[dict[str,
             {'params': no_decay, 'weight_decay': 0.0}]
 
 
-def _lr_at(step: int, cfg: TrainConfig) -> float:
+def _lr_at(step: int, cfg: TrainConfig, elapsed_s: float = 0.0,
+           warmup_end_s: float = 0.0) -> float:
+    """Linear warm-up over ``cfg.warmup`` steps, then cosine decay over the rest of the steps
+    (schedule 'steps') or of the time limit after the warm-up ended at ``warmup_end_s``
+    (schedule 'time')."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    if cfg.schedule == 'time':
+        span = max(1e-9, cfg.time_limit_s - warmup_end_s)
+        progress = min(1.0, max(0.0, (elapsed_s - warmup_end_s) / span))
+    else:
+        progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
     floor = cfg.final_lr_fraction
     return cfg.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def category_texts(projection: TextProjection, bank: PhraseBank) -> torch.Tensor:
     """(V, E) detector texts of the category names, class order."""
-    raw = torch.from_numpy(bank.raw[bank.name_indices()])
+    raw = torch.from_numpy(bank.raw[bank.name_indices()]).to(projection.weight.device)
     with torch.no_grad():
         out: torch.Tensor = projection(raw)
     return out
@@ -202,17 +216,19 @@ def train(
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    device = torch.device(cfg.device)
     net = build_network(cfg.network_config(), cfg.imgsz, len(vocabulary_words),
                         cfg.objects_per_image).train()
     projection = TextProjection(bank.raw.shape[1], cfg.embed_dim)
-    modules = nn.ModuleDict({'net': net, 'projection': projection})
-    raw_texts = torch.from_numpy(bank.raw)
+    # Built on the CPU, then moved: the initial weights do not depend on the device.
+    modules = nn.ModuleDict({'net': net, 'projection': projection}).to(device)
+    raw_texts = torch.from_numpy(bank.raw).to(device)
     ema = ModelEma(modules, cfg.ema_decay, cfg.ema_tau)
     optimizer = torch.optim.AdamW(_param_groups(modules, cfg.weight_decay), lr=cfg.lr,
                                   betas=(0.9, 0.999))
     assigner = TaskAlignedAssigner(cfg.topk, cfg.alpha, cfg.beta, cfg.min_candidates)
     weights = LossWeights(cfg.loss_box, cfg.loss_cls, cfg.loss_dfl)
-    points, strides = anchor_grid((cfg.imgsz, cfg.imgsz))
+    points, strides = (t.to(device) for t in anchor_grid((cfg.imgsz, cfg.imgsz)))
     tap = _BoxLogitTap(net)
     reg_max = net.config.reg_max
     attention_blocks = [net._attn(layer) for layer in ATTENTION_LAYERS]
@@ -227,20 +243,28 @@ def train(
             data, batch_size=cfg.batch, shuffle=False, collate_fn=collate,
             num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
             worker_init_fn=_worker_init if cfg.workers > 0 else None, prefetch_factor=4
-            if cfg.workers > 0 else None)
+            if cfg.workers > 0 else None, pin_memory=device.type == 'cuda')
         batches = iter(loader)
 
-    result = TrainResult(net, projection, bank, cfg)
+    result = TrainResult(net, projection, bank, cfg, machine=machine_facts(cfg.device))
     running: dict[str, float] = {}
+    warmup_end_s = 0.0
     try:
         for step in range(cfg.steps):
-            if time.monotonic() - start > cfg.time_limit_s:
-                _LOG.warning('time limit %.0f s reached after %d of %d steps; stopping',
-                             cfg.time_limit_s, step, cfg.steps)
-                result.stopped_early = True
+            elapsed = time.monotonic() - start
+            if elapsed > cfg.time_limit_s:
+                if cfg.schedule == 'time':
+                    _LOG.info('time limit %.0f s reached after %d steps (schedule by time)',
+                              cfg.time_limit_s, step)
+                else:
+                    _LOG.warning('time limit %.0f s reached after %d of %d steps; stopping',
+                                 cfg.time_limit_s, step, cfg.steps)
+                    result.stopped_early = True
                 break
-            batch = next(batches)
-            lr = _lr_at(step, cfg)
+            if step == cfg.warmup:
+                warmup_end_s = elapsed
+            batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
+            lr = _lr_at(step, cfg, elapsed, warmup_end_s)
             for group in optimizer.param_groups:
                 group['lr'] = lr
             mask = batch['mask']
@@ -249,11 +273,11 @@ def train(
                                        cfg.phrase_variety, cfg.group_prob, cfg.max_background)
             # category -> position of its positive text in this batch's set (-1: none, so such
             # objects are background for every text).
-            labels = torch.from_numpy(text_set.position)[batch['classes']]
+            labels = torch.from_numpy(text_set.position).to(device)[batch['classes']]
             gt_mask = mask & (labels >= 0)
             text_ids = text_set.text_ids
 
-            text = projection(raw_texts[torch.from_numpy(text_ids)])
+            text = projection(raw_texts[torch.from_numpy(text_ids).to(device)])
             out = net(batch['images'], prepare_text_trainable(net, text))
             box_logits = tap.take(reg_max)
             assignment = assigner(out.id_logits.detach().sigmoid(), out.boxes.detach(), points,
@@ -301,7 +325,8 @@ def train(
     final_net = ema.module['net']
     final_projection = ema.module['projection']
     assert isinstance(final_net, YoloWorldNet) and isinstance(final_projection, TextProjection)
-    result.net, result.projection = final_net, final_projection
+    # Released and exported on the CPU, wherever it trained.
+    result.net, result.projection = final_net.cpu(), final_projection.cpu()
     result.seconds = time.monotonic() - start
     return result
 
