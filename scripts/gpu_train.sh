@@ -15,6 +15,7 @@
 # (upper bound, 100000), IMGSZ (256). The CPU check of this script (test/train) runs it with
 # DEVICE=cpu and a few steps.
 set -euo pipefail
+export PYTHONUNBUFFERED=1
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT_DIR="${OUT:-$PWD/gpu_train_out}"
 BANK="${BANK:-$ROOT/build/gpu_train/bank.npz}"

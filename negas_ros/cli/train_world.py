@@ -84,6 +84,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help='also append every log record as a JSON line to FILE')
     machine = parser.add_argument_group(
         'training on another machine (a lent GPU: docs/gpu-training.md)')
+    parser.add_argument('--init-from', default=d.init_from, metavar='DIR',
+                        help='start from the weights of a model directory (continued '
+                             'training) instead of a random initialisation')
+    parser.add_argument('--scene-offset', type=int, default=d.scene_offset, metavar='N',
+                        help='first pretrain scene of the stream (default %(default)s; a '
+                             'continued run takes scenes the first run did not see)')
     machine.add_argument('--device', default=d.device,
                          help="torch device of the trainer: 'cpu' (default) or 'cuda[:N]'")
     machine.add_argument('--schedule', choices=SCHEDULES, default=d.schedule,
@@ -116,7 +122,9 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps, lr=args.lr, threads=args.threads, workers=args.workers,
         val_every=args.val_every, val_images=args.val_images,
         background_candidates=args.background_candidates, loss_attention=args.loss_attention,
-        time_limit_s=args.time_limit_min * 60, schedule=args.schedule, device=args.device)
+        time_limit_s=args.time_limit_min * 60, schedule=args.schedule, device=args.device,
+        init_from=str(Path(args.init_from).resolve()) if args.init_from else '',
+        scene_offset=args.scene_offset)
     if args.bank_out is not None:
         return _write_bank(cfg, args.bank_out)
     out = (args.out or default_model_dir()).resolve()

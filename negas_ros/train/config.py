@@ -38,6 +38,10 @@ class TrainConfig:
     limit however fast the machine is and training stops there (``steps`` is then only an
     upper bound); the steps done depend on the machine's speed, so such a run is not
     bit-reproducible, and its card says how many it did.
+    ``init_from``: a model directory written by a release (``weights.safetensors`` and
+    ``text_projection.npz``) whose weights start the run instead of the random initialisation
+    (continued training; '' = from scratch). ``scene_offset``: the first pretrain scene of the
+    stream, so that a continued run sees scenes the first one did not.
     ``device``: torch device of the trainer (``'cpu'``, ``'cuda'``, ``'cuda:N'``); the
     scenes are rendered on the CPU by the ``workers`` either way.
     ``threads``: torch threads of the trainer; with ``workers`` = 1 render process that is the
@@ -85,6 +89,8 @@ class TrainConfig:
     time_limit_s: float = 57 * 60.0
     schedule: str = 'steps'
     device: str = 'cpu'
+    init_from: str = ''
+    scene_offset: int = 0
 
     def __post_init__(self) -> None:
         if self.imgsz % 32 or self.imgsz < 64:
@@ -100,6 +106,8 @@ class TrainConfig:
             raise ValueError('max_background and background_candidates must be >= 0')
         if self.objects_per_image <= 0:
             raise ValueError('objects_per_image must be > 0')
+        if self.scene_offset < 0:
+            raise ValueError(f'scene_offset must be >= 0, got {self.scene_offset}')
         if self.schedule not in SCHEDULES:
             raise ValueError(f'schedule must be one of {", ".join(SCHEDULES)}, got '
                              f'{self.schedule!r}')

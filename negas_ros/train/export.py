@@ -193,7 +193,10 @@ def write_model_card_md(directory: Path, facts: Mapping[str, Any]) -> Path:
         '## Training recipe',
         '',
         f'- {facts["steps_done"]} steps x batch {cfg["batch"]} = {facts["images_seen"]} images, '
-        f'seed {cfg["seed"]}, torch {facts["torch"]}; ' + _trainer_line(facts),
+        f'seed {cfg["seed"]}, torch {facts["torch"]}; ' + _trainer_line(facts)
+        + (f' Continued training: started from the weights of `{cfg["init_from"]}` (its own '
+           f'card describes the first run) on pretrain scenes from {cfg["scene_offset"]} on.'
+           if cfg.get('init_from') else ''),
         f'- Text set per batch (YOLO-World style): {1 - cfg["grounding_fraction"]:.0%} of the '
         'batches every category present plus a random number of absent ones (detection-style), '
         'the others a random subset of the categories, objects of the rest being background '
@@ -333,6 +336,7 @@ _CLI_FLAGS = {
     'val_every': '--val-every', 'val_images': '--val-images',
     'background_candidates': '--background-candidates', 'loss_attention': '--loss-attention',
     'time_limit_s': '--time-limit-min', 'schedule': '--schedule', 'device': '--device',
+    'init_from': '--init-from', 'scene_offset': '--scene-offset',
 }
 
 

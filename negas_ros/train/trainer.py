@@ -220,6 +220,8 @@ def train(
     net = build_network(cfg.network_config(), cfg.imgsz, len(vocabulary_words),
                         cfg.objects_per_image).train()
     projection = TextProjection(bank.raw.shape[1], cfg.embed_dim)
+    if cfg.init_from:
+        _load_initial_weights(net, projection, cfg.init_from)
     # Built on the CPU, then moved: the initial weights do not depend on the device.
     modules = nn.ModuleDict({'net': net, 'projection': projection}).to(device)
     raw_texts = torch.from_numpy(bank.raw).to(device)
@@ -238,7 +240,7 @@ def train(
     if batches is None:
         data = WorldDetectionData(cfg.world_seed, 'pretrain', vocabulary_words,
                                   (cfg.imgsz, cfg.imgsz), cfg.steps * cfg.batch, augment=True,
-                                  hsv=cfg.hsv, seed=cfg.seed)
+                                  hsv=cfg.hsv, seed=cfg.seed, offset=cfg.scene_offset)
         loader = torch.utils.data.DataLoader(
             data, batch_size=cfg.batch, shuffle=False, collate_fn=collate,
             num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
@@ -329,6 +331,32 @@ def train(
     result.net, result.projection = final_net.cpu(), final_projection.cpu()
     result.seconds = time.monotonic() - start
     return result
+
+
+def _load_initial_weights(net: YoloWorldNet, projection: TextProjection, model_dir: str) -> None:
+    """Start from a released model (``init_from``): its network weights, strictly (the
+    architecture must match the config), and its text projection."""
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    from negas_ros.backends.yolo_world.checkpoint import load_state_dict_strict
+    from negas_ros.backends.yolo_world.text import load_text_projection
+    from negas_ros.train.export import PROJECTION_FILE, WEIGHTS_FILE
+
+    directory = Path(model_dir)
+    missing = [n for n in (WEIGHTS_FILE, PROJECTION_FILE) if not (directory / n).is_file()]
+    if missing:
+        raise ValueError(f'init_from {model_dir}: missing {", ".join(missing)}; give a model '
+                         'directory written by negas-ros train-world')
+    load_state_dict_strict(net, load_file(str(directory / WEIGHTS_FILE)),
+                           source=str(directory / WEIGHTS_FILE))
+    weight = torch.from_numpy(load_text_projection(directory / PROJECTION_FILE))
+    if weight.shape != projection.weight.shape:
+        raise ValueError(f'init_from {model_dir}: text projection {tuple(weight.shape)}, the '
+                         f'config needs {tuple(projection.weight.shape)}')
+    with torch.no_grad():
+        projection.weight.copy_(weight)
 
 
 def _worker_init(_worker_id: int) -> None:
