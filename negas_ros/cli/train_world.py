@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         val_every=args.val_every, val_images=args.val_images,
         background_candidates=args.background_candidates, loss_attention=args.loss_attention,
         time_limit_s=args.time_limit_min * 60, schedule=args.schedule, device=args.device,
-        init_from=str(Path(args.init_from).resolve()) if args.init_from else '',
+        init_from=args.init_from,
         scene_offset=args.scene_offset)
     if args.bank_out is not None:
         return _write_bank(cfg, args.bank_out)

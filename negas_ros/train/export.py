@@ -142,8 +142,11 @@ def write_model_card_md(directory: Path, facts: Mapping[str, Any]) -> Path:
     lines = [
         '# negas_mini: a mini YOLO-World v2 pretrained on the procedural world',
         '',
-        'A small open-vocabulary detector trained from scratch by `negas-ros train-world` on '
-        'the procedural street world of `negas_ros.world`, shipped so that the package has a '
+        'A small open-vocabulary detector trained '
+        + (f'further, from the weights of `{cfg["init_from"]}`, ' if cfg.get('init_from')
+           else 'from scratch ')
+        + 'by `negas-ros train-world` on '
+        'the procedural street world of `negas_ros.world`, made so that the package has a '
         'detector that really detects, offline, with no downloaded weights. It reads labels '
         'through a frozen sentence encoder (like YOLO-World through CLIP), so it takes any '
         f'English noun phrase; it was trained on {len(facts["vocabulary"])} categories named '

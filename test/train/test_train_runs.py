@@ -193,15 +193,19 @@ def test_gpu_script_runs_on_cpu_without_what_the_gpu_image_lacks(tmp_path: Path)
 
 def test_continued_training_starts_from_the_released_weights(bank: PhraseBank,
                                                              tmp_path: Path) -> None:
-    from negas_ros.train.release import release
+    from negas_ros.backends.yolo_world.checkpoint import save_safetensors
+    from negas_ros.backends.yolo_world.text import save_text_projection
+    from negas_ros.train.export import PROJECTION_FILE, WEIGHTS_FILE
 
     data = WorldDetectionData(0, 'pretrain', WORDS, (64, 64), 2)
     batch = collate([data[0], data[1]])
     cfg = TrainConfig(imgsz=64, width=0.125, embed_dim=32, batch=2, steps=2, warmup=1,
                       log_every=1, val_every=0, workers=0)
     first = train(cfg, bank, batches=itertools.repeat(batch))
-    model = tmp_path / 'first'
-    release(first, model, tmp_path / 'labels.yaml', eval_images=1)
+    model = tmp_path / 'first'  # the two files a release writes that a continued run reads
+    model.mkdir()
+    save_safetensors(first.net, model / WEIGHTS_FILE)
+    save_text_projection(model / PROJECTION_FILE, first.projection.matrix(), source='test')
     # lr 0: the optimiser moves nothing, so the continued run's weights are the released ones
     # (BatchNorm statistics still follow the data, as in any training step).
     again = train(TrainConfig(**{**cfg.to_dict(), 'hsv': cfg.hsv, 'lr': 0.0,
