@@ -46,7 +46,9 @@ class TrainConfig:
     scenes are rendered on the CPU by the ``workers`` either way.
     ``threads``: torch threads of the trainer; with ``workers`` = 1 render process that is the
     2 cores the recipe was sized for. Measured on the idle 2-core machine: 1.76 s per step
-    with 2 threads, 2.0 s with 1; on a machine shared with other jobs use 1 (two OpenMP
+    with 2 threads, 2.0 s with 1 (on 2026-12-02 the same machine took 1.3 s with 2, so a step
+    budget sized on one day is not a time budget on another: ``schedule='time'`` is); on a
+    machine shared with other jobs use 1 (two OpenMP
     threads then spend most of their time waiting at barriers, 4-6x slower per step).
     """
 
