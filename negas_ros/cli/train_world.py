@@ -9,7 +9,11 @@ import json
 import logging
 from pathlib import Path
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from negas_ros.train.config import TrainConfig
+    from negas_ros.train.text import PhraseBank
 
 __all__ = ['default_labels_path', 'default_model_dir', 'register']
 
@@ -179,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bank(cfg: Any, path: Path | None) -> Any:
+def _bank(cfg: TrainConfig, path: Path | None) -> PhraseBank:
     """The training texts: encoded now (sentence encoder + WordNet), or read from --bank."""
     from negas_ros.train.text import PhraseBank, world_phrase_bank
 
@@ -192,7 +196,7 @@ def _bank(cfg: Any, path: Path | None) -> Any:
     return bank
 
 
-def _write_bank(cfg: Any, path: Path) -> int:
+def _write_bank(cfg: TrainConfig, path: Path) -> int:
     bank = _bank(cfg, None)
     path.parent.mkdir(parents=True, exist_ok=True)
     bank.save(path)
