@@ -131,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
         scene_offset=args.scene_offset)
     if args.bank_out is not None:
         return _write_bank(cfg, args.bank_out)
+    if cfg.schedule == 'time' and args.steps == TrainConfig().steps:
+        _LOG.warning('--schedule time with the default --steps %d: on a fast machine the steps '
+                     'run out before the time limit, with the learning rate still high; give '
+                     '--steps a large upper bound', cfg.steps)
     out = (args.out or default_model_dir()).resolve()
     labels = (args.labels_out or default_labels_path(out)).resolve()
     log_file = open(args.log_json, 'a', encoding='utf-8') if args.log_json else None  # noqa: SIM115

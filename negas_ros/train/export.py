@@ -349,9 +349,13 @@ def _reproduce_line(facts: Mapping[str, Any]) -> str:
     from negas_ros.train.config import TrainConfig
 
     if not _on_cpu(facts):
-        return ('- Reproduce: `scripts/gpu_train.sh` on a CUDA machine, then `negas-ros '
-                'train-world --release-run RUN --out DIR` here (docs/gpu-training.md); the '
-                "steps done depend on the machine's speed.")
+        cfg = facts['config']
+        return ('- Reproduce: `scripts/gpu_train.sh` on a CUDA machine with '
+                f'MINUTES={cfg["time_limit_s"] / 60:g} WORKERS={cfg["workers"]} '
+                f'BATCH={cfg["batch"]} SCENE_OFFSET={cfg.get("scene_offset", 0)}'
+                + (f' INIT_FROM={cfg["init_from"]}' if cfg.get('init_from') else '')
+                + ', then `negas-ros train-world --release-run RUN --out DIR` here '
+                "(docs/gpu-training.md); the steps done depend on the machine's speed.")
     defaults = TrainConfig().to_dict()
     flags, other = [], []
     for key, value in facts['config'].items():

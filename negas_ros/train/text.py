@@ -165,12 +165,16 @@ class PhraseBank:
         if meta.get('format') != BANK_FORMAT:
             raise ValueError(f'{path}: phrase bank format {meta.get("format")!r}, expected '
                              f'{BANK_FORMAT!r}; write it again with this version')
-        return cls(
-            tuple(meta['categories']), tuple(meta['texts']), raw,
-            tuple(tuple(ids) for ids in meta['category_texts']),
-            tuple(tuple(ids) for ids in meta['category_templated']),
-            tuple((tuple(ids), tuple(cats)) for ids, cats in meta['groups']),
-            tuple(meta['background']), meta['encoder'], dict(meta['background_rule']))
+        try:
+            return cls(
+                tuple(meta['categories']), tuple(meta['texts']), raw,
+                tuple(tuple(ids) for ids in meta['category_texts']),
+                tuple(tuple(ids) for ids in meta['category_templated']),
+                tuple((tuple(ids), tuple(cats)) for ids, cats in meta['groups']),
+                tuple(meta['background']), meta['encoder'], dict(meta['background_rule']))
+        except KeyError as err:
+            raise ValueError(f'{path}: phrase bank without {err}; write it again with '
+                             'negas-ros train-world --bank-out') from err
 
     def describe(self) -> dict[str, object]:
         """Facts for the model card: counts, the phrases, the background rule and a digest of

@@ -175,13 +175,17 @@ def test_gpu_script_runs_on_cpu_without_what_the_gpu_image_lacks(tmp_path: Path)
         'import sys\n' + ''.join(f'sys.modules[{name!r}] = None\n' for name in _ABSENT_ON_GPU))
     env = {**os.environ, 'PYTHONPATH': str(blocker), 'OUT': str(tmp_path / 'out'),
            'BANK': str(bank_file), 'DEVICE': 'cpu', 'STEPS': '2', 'BATCH': '2',
-           'IMGSZ': '128', 'WORKERS': '1', 'MINUTES': '3'}
+           'IMGSZ': '128', 'WORKERS': '1', 'MINUTES': '3', 'SCENE_OFFSET': '9'}
     proc = subprocess.run(['bash', str(REPO / 'scripts' / 'gpu_train.sh')], env=env,
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    blocked = subprocess.run(['python3', '-c', 'import pycocotools'], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert blocked.returncode != 0 and 'ModuleNotFoundError' in blocked.stderr  # blocker on
     run = load_run(tmp_path / 'out' / 'run')
     assert run.steps_done == 2 and run.config.schedule == 'time'
     assert run.config.workers == 1 and run.config.time_limit_s == 180.0
+    assert run.config.scene_offset == 9 and run.config.init_from == ''
     assert (tmp_path / 'out' / 'log.jsonl').read_text().strip()
 
     missing = subprocess.run(['bash', str(REPO / 'scripts' / 'gpu_train.sh')],
