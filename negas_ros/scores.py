@@ -17,6 +17,7 @@ Methods (:data:`SCORE_METHODS`; range in brackets):
 - ``negs`` [0, 1], the default: max_c p_c * (1 - max_k q_k), see :func:`negs`.
 - ``negs_ratio`` [0, 1]: sum_c p_c / (sum_c p_c + sum_k q_k).
 - ``negs_diff`` [-1, 1]: max_c p_c - max_k q_k.
+- ``negs_margin`` [-1, 1]: max_c p_c - max(0, max_k q_k - m), see :func:`negs_margin`.
 - ``negs_softmax`` [0, 1]: sum-softmax over the sigmoid probabilities, see :func:`negs_softmax`.
 
 The NegAS paper's NegS formula is not published; ``negs`` and its three alternatives are our
@@ -45,6 +46,7 @@ __all__ = [
     'neglabel',
     'negs',
     'negs_diff',
+    'negs_margin',
     'negs_ratio',
     'negs_softmax',
     'ood_confidence',
@@ -70,12 +72,17 @@ class ScoreParams:
         same partition on every call, so scores are deterministic and do not depend on N.
     sigmoid_temperature: T of ``negs_softmax``, > 0, applied to probabilities in [0, 1]
         (0.1 turns a probability gap of 0.1 into a factor e between exponentials).
+    negative_margin: m of ``negs_margin``, in [0, 1): a negative sigmoid counts only by how
+        much it exceeds m. Default 0.1, the response ``negas-ros negatives prune`` allows a
+        kept negative on ID objects (``--max-response``), so a pruned list's usual answers on
+        ID objects cost nothing.
     """
 
     temperature: float = 1.0
     neglabel_groups: int = 1
     seed: int = 0
     sigmoid_temperature: float = 0.1
+    negative_margin: float = 0.1
 
     def __post_init__(self) -> None:
         for name in ('temperature', 'sigmoid_temperature'):
@@ -88,6 +95,13 @@ class ScoreParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f'{name} must be an integer >= {low}, got {value!r}')
+        margin = self.negative_margin
+        if (
+            isinstance(margin, bool)
+            or not isinstance(margin, (int, float))
+            or not 0.0 <= margin < 1.0
+        ):
+            raise ValueError(f'negative_margin must be a number in [0, 1), got {margin!r}')
 
 
 _DEFAULT_PARAMS = ScoreParams()
@@ -203,6 +217,27 @@ def negs_diff(
     return result
 
 
+def negs_margin(
+    id_logits: npt.ArrayLike, neg_logits: npt.ArrayLike, params: ScoreParams = _DEFAULT_PARAMS
+) -> Float64Array:
+    """max_c p_c - max(0, max_k q_k - m) with m = ``params.negative_margin``, in [-1, 1].
+
+    Ours. :func:`negs_diff` subtracts every negative answer, also the small ones a negative
+    gives ID objects; on a detector whose own confidence already separates well those small
+    answers are noise that blurs it. Here a negative counts only above m (default 0.1, what
+    pruning lets a kept negative answer on ID objects), so a list that never answers above
+    its ID level leaves :func:`max_sigmoid` unchanged, and one that answers strongly on an
+    object lowers its score as ``negs_diff`` does. Equals :func:`max_sigmoid` when M = 0;
+    with m = 0 it is ``negs_diff``.
+    """
+    s, t = _as_logits(id_logits, neg_logits)
+    if t.shape[1] == 0:
+        return sigmoid(_row_max(s))
+    excess = np.maximum(sigmoid(_row_max(t)) - params.negative_margin, 0.0)
+    result: Float64Array = sigmoid(_row_max(s)) - excess
+    return result
+
+
 def negs_softmax(
     id_logits: npt.ArrayLike, neg_logits: npt.ArrayLike, params: ScoreParams = _DEFAULT_PARAMS
 ) -> Float64Array:
@@ -259,6 +294,12 @@ SCORE_METHODS: Mapping[str, ScoreMethod] = MappingProxyType(
                 'negs_ratio', negs_ratio, (0.0, 1.0), 'sum ID sigmoids / sum of all sigmoids'
             ),
             ScoreMethod('negs_diff', negs_diff, (-1.0, 1.0), 'max ID sigmoid - max neg sigmoid'),
+            ScoreMethod(
+                'negs_margin',
+                negs_margin,
+                (-1.0, 1.0),
+                'max ID sigmoid - (max neg sigmoid above negative_margin 0.1)',
+            ),
             ScoreMethod(
                 'negs_softmax',
                 negs_softmax,

@@ -149,7 +149,8 @@ ATTENTION_GRID_RULES: tuple[str, ...] = ('max', 'branch', 'branch_contrast')
 """Grid rules whose attention is also captured (when they differ from the card's rule)."""
 RESERVED_SET_KEYS: tuple[str, ...] = ('shipped', 'random', 'none', 'off')
 """Keys an extra negative set may not take (the plan's own sets and settings use them)."""
-SCORE_FORMS: tuple[str, ...] = ('negs', 'negs_ratio', 'negs_diff', 'negs_softmax', 'neglabel')
+SCORE_FORMS: tuple[str, ...] = (
+    'negs', 'negs_ratio', 'negs_diff', 'negs_margin', 'negs_softmax', 'neglabel')
 """Score methods of the 'score_forms' ablation (shipped negatives, NegA off and on)."""
 MAIN_METHODS: tuple[tuple[str, str, str, bool], ...] = (
     # (row key, title, score method, reads the shipped negatives)

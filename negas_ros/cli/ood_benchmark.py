@@ -71,7 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument('--negs-method', default='negs', metavar='FORM',
                         help='NegS form of the negs and negas rows (and the negative-set and '
                              'fusion rows): negs (default), negs_ratio, negs_diff, '
-                             'negs_softmax or neglabel; chosen on the validation splits')
+                             'negs_margin, negs_softmax or neglabel; chosen on the '
+                             'validation splits')
     parser.add_argument('--set-score-forms', action='store_true',
                         help='also evaluate every negative set under every score form (NegA '
                              'off, no network run): choosing the list and the form together')

@@ -70,8 +70,9 @@ def test_plan_settings_and_rows() -> None:
     assert [s.key for s in plan.negative_sets] == ['shipped', 'llm', 'learned', 'random']
     assert plan.extra_sets == (LLM, LEARNED)
     forms = [r.key for r in plan.ablations['score_forms']]
-    assert forms == [f'{m}/{n}' for m in ('negs', 'negs_ratio', 'negs_diff', 'negs_softmax',
-                                         'neglabel') for n in ('nega_off', 'nega_on')]
+    assert forms == [f'{m}/{n}' for m in ('negs', 'negs_ratio', 'negs_diff', 'negs_margin',
+                                         'negs_softmax', 'neglabel')
+                     for n in ('nega_off', 'nega_on')]
 
 
 def test_one_nega_off_setting_holds_the_union_of_overlapping_sets() -> None:
@@ -82,7 +83,7 @@ def test_one_nega_off_setting_holds_the_union_of_overlapping_sets() -> None:
     assert off.negatives == (*SHIPPED, 'van', 'statue', 'billboard', 'dog', 'bench')
     assert len(set(off.negatives)) == len(off.negatives)
     assert [r.setting for r in plan.all_rows() if r.key.endswith('/nega_off')] == [
-        'nega_off'] * (5 + 5)  # 5 sets (none included) + 5 score forms
+        'nega_off'] * (5 + 6)  # 5 sets (none included) + 6 score forms
     # Each set's NegA-on run keeps the set's own words, overlaps included.
     assert plan.settings['nega_learned'].negatives == ('tractor', 'billboard')
     assert plan.settings['nega_random'].negatives == ('dog', 'tram', 'bench')

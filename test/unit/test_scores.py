@@ -24,6 +24,7 @@ from negas_ros.scores import (
     neglabel,
     negs,
     negs_diff,
+    negs_margin,
     negs_ratio,
     negs_softmax,
     ood_confidence,
@@ -265,6 +266,27 @@ def test_alternatives_move_with_id_and_negative_logits(method: str) -> None:
     assert (compute_score(method, s, up_neg) < base).all()
 
 
+def test_negs_margin_counts_negatives_only_above_the_margin() -> None:
+    # Row 0: max p 0.75, max q 0.5 -> 0.75 - 0.4. Row 1: max p 0.9, max q 0.9 -> 0.9 - 0.8.
+    np.testing.assert_allclose(negs_margin(ID, NEG), [0.35, 0.1])
+    # Negatives at or below the margin leave the detector's own confidence.
+    quiet = np.full((2, 3), math.log(0.1 / 0.9))
+    np.testing.assert_allclose(negs_margin(ID, quiet), max_sigmoid(ID, quiet))
+    np.testing.assert_allclose(negs_margin(ID, np.zeros((2, 0))), [0.75, 0.9])
+    # m = 0 is negs_diff; a larger margin never lowers a score.
+    zero = ScoreParams(negative_margin=0.0)
+    np.testing.assert_allclose(negs_margin(ID, NEG, zero), negs_diff(ID, NEG))
+    high = negs_margin(ID, NEG, ScoreParams(negative_margin=0.6))
+    np.testing.assert_allclose(high, [0.75, 0.9 - 0.3])
+    rng = np.random.default_rng(RNG_SEED)
+    s, t = rng.normal(0, 2, (100, 3)), rng.normal(0, 2, (100, 5))
+    above = sigmoid(t.max(1)) > 0.1
+    up_neg = t.copy()
+    up_neg[np.arange(100), t.argmax(1)] += 0.5
+    assert (negs_margin(s, up_neg)[above] < negs_margin(s, t)[above]).all()
+    assert (negs_margin(s, up_neg) <= negs_margin(s, t)).all()
+
+
 def test_negs_stays_usable_with_many_negatives() -> None:
     # 1000 negatives that barely respond (q = 0.01): the product of (1 - q_k) would be
     # 0.99 ** 1000 ~ 4e-5; the max keeps the ID detection at 0.9 * 0.99.
@@ -332,6 +354,10 @@ def test_unknown_method_lists_available() -> None:
         {'temperature': math.nan},
         {'temperature': '1'},
         {'sigmoid_temperature': 0.0},
+        {'negative_margin': -0.1},
+        {'negative_margin': 1.0},
+        {'negative_margin': '0.1'},
+        {'negative_margin': math.nan},
         {'neglabel_groups': 0},
         {'neglabel_groups': 1.5},
         {'neglabel_groups': True},
@@ -348,6 +374,7 @@ def test_score_params_defaults() -> None:
     params = ScoreParams()
     assert (params.temperature, params.neglabel_groups, params.seed) == (1.0, 1, 0)
     assert params.sigmoid_temperature == 0.1
+    assert params.negative_margin == 0.1
     assert ScoreParams(temperature=2).temperature == 2
 
 
@@ -363,6 +390,7 @@ def test_registry() -> None:
         'negs',
         'negs_ratio',
         'negs_diff',
+        'negs_margin',
         'negs_softmax',
     }
     for name, method in SCORE_METHODS.items():
@@ -372,6 +400,7 @@ def test_registry() -> None:
     bounded = {name for name, method in SCORE_METHODS.items() if method.bounded}
     assert bounded == {'max_sigmoid', 'neglabel', 'negs', 'negs_ratio', 'negs_softmax'}
     assert SCORE_METHODS['negs_diff'].score_range == (-1.0, 1.0)
+    assert SCORE_METHODS['negs_margin'].score_range == (-1.0, 1.0)
     assert SCORE_METHODS['energy'].score_range is None
     with pytest.raises(TypeError):
         SCORE_METHODS['x'] = SCORE_METHODS['negs']  # type: ignore[index]
