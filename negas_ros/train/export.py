@@ -368,8 +368,15 @@ def _reproduce_line(facts: Mapping[str, Any]) -> str:
         else:
             other.append(f'{key}={value}')
     if not flags and not other:
-        return '- Reproduce: `negas-ros train-world` (defaults = this recipe).'
-    line = f'- Reproduce: `negas-ros train-world {" ".join(flags)}`'
+        line = '- Reproduce: `negas-ros train-world` (defaults = this recipe)'
+    else:
+        line = f'- Reproduce: `negas-ros train-world {" ".join(flags)}`'
     if other:
         line += f' with TrainConfig changed in code: {", ".join(other)}'
+    cfg = facts['config']
+    if facts.get('stopped_early') and cfg.get('schedule', 'steps') == 'steps':
+        # The guard cut a step schedule short, so the command alone does not pin the model.
+        line += (f'. The time guard ({cfg["time_limit_s"] / 60:g} min) stopped this run at '
+                 f'step {facts["steps_done"]} of {cfg["steps"]}; a machine that runs the '
+                 'steps faster trains all of them and ends with other weights')
     return line + '.'

@@ -230,3 +230,21 @@ def test_continued_training_starts_from_the_released_weights(bank: PhraseBank,
               bank, batches=itertools.repeat(batch))
     with pytest.raises(ValueError, match='scene_offset must be >= 0'):
         TrainConfig(scene_offset=-1)
+
+
+def test_card_says_when_the_time_guard_cut_a_step_schedule(tmp_path: Path) -> None:
+    from negas_ros.train.export import write_model_card_md
+
+    root = Path(__file__).resolve().parents[2]
+    facts = json.loads((root / 'negas_ros/models/negas_mini/training.json').read_text())
+    cfg = {**facts['config'], 'steps': 2400, 'schedule': 'steps', 'time_limit_s': 3420.0}
+    for stopped, done in ((False, 2400), (True, 2138)):
+        out = tmp_path / str(stopped)
+        out.mkdir()
+        write_model_card_md(out, {**facts, 'config': cfg, 'stopped_early': stopped,
+                                  'steps_done': done})
+        line = next(x for x in (out / 'MODEL_CARD.md').read_text().splitlines()
+                    if x.startswith('- Reproduce:'))
+        assert line.startswith('- Reproduce: `negas-ros train-world --steps 2400`')
+        guard = 'The time guard (57 min) stopped this run at step 2138 of 2400'
+        assert (guard in line) is stopped, line
