@@ -20,7 +20,7 @@ Methods (:data:`SCORE_METHODS`; range in brackets):
 - ``negs_margin`` [-1, 1]: max_c p_c - max(0, max_k q_k - m), see :func:`negs_margin`.
 - ``negs_softmax`` [0, 1]: sum-softmax over the sigmoid probabilities, see :func:`negs_softmax`.
 
-The NegAS paper's NegS formula is not published; ``negs`` and its three alternatives are our
+The NegAS paper's NegS formula is not published; ``negs`` and its four alternatives are our
 hypotheses, selectable so that they can be compared.
 """
 
@@ -228,7 +228,9 @@ def negs_margin(
     pruning lets a kept negative answer on ID objects), so a list that never answers above
     its ID level leaves :func:`max_sigmoid` unchanged, and one that answers strongly on an
     object lowers its score as ``negs_diff`` does. Equals :func:`max_sigmoid` when M = 0;
-    with m = 0 it is ``negs_diff``.
+    with m = 0 it is ``negs_diff``. Measured on the world's validation splits (2026-12-02,
+    a 2138-step negas_mini, 18 generated lists): worse than ``negs_diff`` for every list, so
+    the small answers carry signal there; kept selectable for other detectors.
     """
     s, t = _as_logits(id_logits, neg_logits)
     if t.shape[1] == 0:
