@@ -84,6 +84,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument('--time-limit-min', type=float, default=d.time_limit_s / 60,
                         help='stop training early past this many minutes (default '
                              '%(default)s; the final evaluation takes a few more)')
+    parser.add_argument('--stop-after', type=int, default=d.stop_after, metavar='STEPS',
+                        help='stop after this many of the --steps (default 0: all); the '
+                             'learning-rate schedule still spans --steps, so this repeats '
+                             'exactly a run that the time guard cut at that step')
     parser.add_argument('--log-json', type=Path, default=None, metavar='FILE',
                         help='also append every log record as a JSON line to FILE')
     machine = parser.add_argument_group(
@@ -128,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         background_candidates=args.background_candidates, loss_attention=args.loss_attention,
         time_limit_s=args.time_limit_min * 60, schedule=args.schedule, device=args.device,
         init_from=args.init_from,
-        scene_offset=args.scene_offset)
+        scene_offset=args.scene_offset, stop_after=args.stop_after)
     if args.bank_out is not None:
         return _write_bank(cfg, args.bank_out)
     if cfg.schedule == 'time' and args.steps == TrainConfig().steps:

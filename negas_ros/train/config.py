@@ -32,6 +32,9 @@ class TrainConfig:
     ``clip``. EMA decay ``ema_decay * (1 - exp(-updates / ema_tau))``. Validation every
     ``val_every`` steps on ``val_images`` pretrain_val scenes (0 disables it).
     ``time_limit_s``: a guard, training stops early (and says so) past it.
+    ``stop_after``: stop after this many steps of a ``steps`` schedule (0: run them all). The
+    learning rate still follows the schedule over ``steps``, so this reproduces exactly a run
+    that the time guard cut at that step on a slower day.
     ``schedule``: what the cosine decay runs over. ``'steps'`` (the recipe): step / steps, so a
     run is reproducible. ``'time'`` (for a lent GPU with a fixed time budget, whose speed is
     not known ahead): elapsed / ``time_limit_s``, so the learning rate anneals by the time
@@ -93,6 +96,7 @@ class TrainConfig:
     device: str = 'cpu'
     init_from: str = ''
     scene_offset: int = 0
+    stop_after: int = 0
 
     def __post_init__(self) -> None:
         if self.imgsz % 32 or self.imgsz < 64:
@@ -110,6 +114,12 @@ class TrainConfig:
             raise ValueError('objects_per_image must be > 0')
         if self.scene_offset < 0:
             raise ValueError(f'scene_offset must be >= 0, got {self.scene_offset}')
+        if not 0 <= self.stop_after <= self.steps:
+            raise ValueError(f'stop_after must be in [0, steps={self.steps}], got '
+                             f'{self.stop_after}')
+        if self.stop_after and self.schedule != 'steps':
+            raise ValueError("stop_after needs schedule 'steps' (a time schedule is not "
+                             'reproducible step by step)')
         if self.schedule not in SCHEDULES:
             raise ValueError(f'schedule must be one of {", ".join(SCHEDULES)}, got '
                              f'{self.schedule!r}')

@@ -74,7 +74,7 @@ def write_model_dir(directory: Path, net: YoloWorldNet, projection: np.ndarray,
         f'imgsz: {imgsz}\n'
         '# NegA rule and weight: chosen on the validation splits for the shipped weights\n'
         '# (docs/choices.md); choose again after retraining.\n'
-        'nega_fusion: weighted\n'
+        'nega_fusion: gate\n'
         'nega_weight: 0.25\n'
         'iou_threshold: 0.7\n'
         'max_det: 300\n'
@@ -339,7 +339,7 @@ _CLI_FLAGS = {
     'val_every': '--val-every', 'val_images': '--val-images',
     'background_candidates': '--background-candidates', 'loss_attention': '--loss-attention',
     'time_limit_s': '--time-limit-min', 'schedule': '--schedule', 'device': '--device',
-    'init_from': '--init-from', 'scene_offset': '--scene-offset',
+    'init_from': '--init-from', 'scene_offset': '--scene-offset', 'stop_after': '--stop-after',
 }
 
 
@@ -374,6 +374,10 @@ def _reproduce_line(facts: Mapping[str, Any]) -> str:
     if other:
         line += f' with TrainConfig changed in code: {", ".join(other)}'
     cfg = facts['config']
+    if cfg.get('stop_after'):
+        line += (f'; the learning rate follows the {cfg["steps"]}-step schedule and the run ends '
+                 f'after step {cfg["stop_after"]}, so the command pins the weights on any '
+                 'machine')
     if facts.get('stopped_early') and cfg.get('schedule', 'steps') == 'steps':
         # The guard cut a step schedule short, so the command alone does not pin the model.
         line += (f'. The time guard ({cfg["time_limit_s"] / 60:g} min) stopped this run at '

@@ -253,6 +253,9 @@ def train(
     warmup_end_s = 0.0
     try:
         for step in range(cfg.steps):
+            if cfg.stop_after and step >= cfg.stop_after:
+                _LOG.info('stopping after %d of %d steps (stop_after)', step, cfg.steps)
+                break
             elapsed = time.monotonic() - start
             if elapsed > cfg.time_limit_s:
                 if cfg.schedule == 'time':

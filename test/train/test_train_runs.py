@@ -237,7 +237,8 @@ def test_card_says_when_the_time_guard_cut_a_step_schedule(tmp_path: Path) -> No
 
     root = Path(__file__).resolve().parents[2]
     facts = json.loads((root / 'negas_ros/models/negas_mini/training.json').read_text())
-    cfg = {**facts['config'], 'steps': 2400, 'schedule': 'steps', 'time_limit_s': 3420.0}
+    cfg = {**facts['config'], 'steps': 2400, 'schedule': 'steps', 'time_limit_s': 3420.0,
+           'stop_after': 0}
     for stopped, done in ((False, 2400), (True, 2138)):
         out = tmp_path / str(stopped)
         out.mkdir()
@@ -248,3 +249,39 @@ def test_card_says_when_the_time_guard_cut_a_step_schedule(tmp_path: Path) -> No
         assert line.startswith('- Reproduce: `negas-ros train-world --steps 2400`')
         guard = 'The time guard (57 min) stopped this run at step 2138 of 2400'
         assert (guard in line) is stopped, line
+
+
+def test_stop_after_repeats_the_start_of_the_longer_schedule(bank: PhraseBank,
+                                                            tmp_path: Path) -> None:
+    """--stop-after N of a longer schedule walks the same steps as that schedule (the learning
+    rate spans all of its steps), which is how a run the time guard cut is trained again."""
+    from negas_ros.train.export import write_model_card_md
+
+    data = WorldDetectionData(0, 'pretrain', WORDS, (64, 64), 2)
+    batch = collate([data[0], data[1]])
+    base = dict(imgsz=64, width=0.125, embed_dim=32, batch=2, warmup=1, log_every=1,
+                val_every=0, workers=0)
+    full = train(TrainConfig(**base, steps=5), bank, batches=itertools.repeat(batch))
+    cut = train(TrainConfig(**base, steps=5, stop_after=3), bank,
+                batches=itertools.repeat(batch))
+    short = train(TrainConfig(**base, steps=3), bank, batches=itertools.repeat(batch))
+    assert cut.steps_done == 3 and not cut.stopped_early
+    def timeless(history: list[dict[str, float]]) -> list[dict[str, float]]:
+        return [{k: v for k, v in r.items() if k != 'seconds'} for r in history]
+
+    # Same learning rates and the same losses step by step: the same trajectory.
+    assert timeless(cut.history) == timeless(full.history[:3])
+    assert [r['lr'] for r in short.history] != [r['lr'] for r in cut.history]
+    assert not torch.equal(cut.projection.weight, short.projection.weight)
+    with pytest.raises(ValueError, match=r'stop_after must be in \[0, steps=4\], got 5'):
+        TrainConfig(steps=4, stop_after=5)
+    with pytest.raises(ValueError, match="stop_after needs schedule 'steps'"):
+        TrainConfig(steps=4, stop_after=2, schedule='time')
+    root = Path(__file__).resolve().parents[2]
+    facts = json.loads((root / 'negas_ros/models/negas_mini/training.json').read_text())
+    cfg = {**facts['config'], 'steps': 2400, 'stop_after': 2138, 'schedule': 'steps',
+           'time_limit_s': 3420.0}
+    write_model_card_md(tmp_path, {**facts, 'config': cfg, 'stopped_early': False,
+                                   'steps_done': 2138})
+    card = (tmp_path / 'MODEL_CARD.md').read_text()
+    assert '- Reproduce: `negas-ros train-world --steps 2400 --stop-after 2138`' in card

@@ -52,8 +52,9 @@ NOT_NEGATIVES: dict[str, tuple[str, ...]] = {
                    'bike'),
     'motorbike': (*_VEHICLE, 'motorcycle', 'scooter', 'moped', 'dirt bike', 'motor scooter',
                   'bike'),
-    'bicycle': (*_VEHICLE, 'bike', 'tricycle', 'unicycle', 'mountain bike', 'tandem', 'e-bike',
-                'cycle'),
+    # Not 'unicycle': WordNet files it as a wheeled vehicle, not a kind of bicycle; it looks
+    # like one and means something else, which is what a negative label is for.
+    'bicycle': (*_VEHICLE, 'bike', 'tricycle', 'mountain bike', 'tandem', 'e-bike', 'cycle'),
     'traffic light': ('traffic signal', 'stoplight', 'signal light', 'pedestrian signal'),
     'traffic sign': ('road sign', 'street sign', 'stop sign', 'speed limit sign', 'yield sign',
                      'signpost', 'sign'),
