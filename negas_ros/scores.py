@@ -228,9 +228,9 @@ def negs_margin(
     pruning lets a kept negative answer on ID objects), so a list that never answers above
     its ID level leaves :func:`max_sigmoid` unchanged, and one that answers strongly on an
     object lowers its score as ``negs_diff`` does. Equals :func:`max_sigmoid` when M = 0;
-    with m = 0 it is ``negs_diff``. Measured on the world's validation splits (2026-12-02,
-    a 2138-step negas_mini, 18 generated lists): worse than ``negs_diff`` for every list, so
-    the small answers carry signal there; kept selectable for other detectors.
+    with m = 0 it is ``negs_diff``. On the world's validation splits (2026-12-02) it ties
+    ``negs_diff`` on the shipped negas_mini's chosen list (same FPR95, AUROC higher by 2e-4,
+    so the selection rule picked it: docs/choices.md) and is worse on most pruned lists.
     """
     s, t = _as_logits(id_logits, neg_logits)
     if t.shape[1] == 0:

@@ -33,8 +33,8 @@ class TrainConfig:
     ``val_every`` steps on ``val_images`` pretrain_val scenes (0 disables it).
     ``time_limit_s``: a guard, training stops early (and says so) past it.
     ``stop_after``: stop after this many steps of a ``steps`` schedule (0: run them all). The
-    learning rate still follows the schedule over ``steps``, so this reproduces exactly a run
-    that the time guard cut at that step on a slower day.
+    learning rate still follows the schedule over ``steps``, so this repeats the schedule of a
+    run that the time guard cut at that step on a slower day, whatever the machine's speed.
     ``schedule``: what the cosine decay runs over. ``'steps'`` (the recipe): step / steps, so a
     run is reproducible. ``'time'`` (for a lent GPU with a fixed time budget, whose speed is
     not known ahead): elapsed / ``time_limit_s``, so the learning rate anneals by the time

@@ -75,7 +75,7 @@ def write_model_dir(directory: Path, net: YoloWorldNet, projection: np.ndarray,
         '# NegA rule and weight: chosen on the validation splits for the shipped weights\n'
         '# (docs/choices.md); choose again after retraining.\n'
         'nega_fusion: gate\n'
-        'nega_weight: 0.25\n'
+        'nega_weight: 0.1\n'
         'iou_threshold: 0.7\n'
         'max_det: 300\n'
         'fuse: true\n'
@@ -257,10 +257,11 @@ def write_model_card_md(directory: Path, facts: Mapping[str, Any]) -> Path:
         '',
         'The shipped negatives (`config/labels/world.yaml`) are not made here: they come from '
         '`negas-ros negatives generate --method wordnet` run as a user runs it (WordNet '
-        "candidates ranked by this detector's text encoder) and `negas-ros negatives prune` on "
-        'ID validation images; the provenance in that file records both commands. How the '
-        'list, the NegA rule, the NegS form and the demo thresholds were chosen, all on the '
-        "world's validation splits, is in docs/choices.md.",
+        "candidates ranked by a text encoder, this detector's own for the shipped list), "
+        'optionally pruned on ID validation images by `negas-ros negatives prune`; the '
+        'provenance in that file records the commands. How the list, the NegA rule, the NegS '
+        "form and the demo thresholds were chosen, all on the world's validation splits, is "
+        'in docs/choices.md.',
         '',
         f'Training also writes the ablation list of the learned-embedding rule '
         f'(`config/labels/ablation/{choice["file"]}`): for each ID label the '
@@ -376,8 +377,7 @@ def _reproduce_line(facts: Mapping[str, Any]) -> str:
     cfg = facts['config']
     if cfg.get('stop_after'):
         line += (f'; the learning rate follows the {cfg["steps"]}-step schedule and the run ends '
-                 f'after step {cfg["stop_after"]}, so the command pins the weights on any '
-                 'machine')
+                 f'after step {cfg["stop_after"]} however fast the machine is')
     if facts.get('stopped_early') and cfg.get('schedule', 'steps') == 'steps':
         # The guard cut a step schedule short, so the command alone does not pin the model.
         line += (f'. The time guard ({cfg["time_limit_s"] / 60:g} min) stopped this run at '
