@@ -13,24 +13,35 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from negas_ros.cli import main
 
 pytestmark = pytest.mark.model
 
+ROOT = Path(__file__).resolve().parents[2]
 PARAMS = """/**:
   ros__parameters:
     backend: yolo_world
     model: negas_mini
     labels_file: package://negas_ros/config/labels/world.yaml
-    box_threshold: 0.234
-    score_method: negs_diff
-    ood_threshold: 0.199
+    box_threshold: {box_threshold}
+    score_method: {score_method}
+    ood_threshold: {ood_threshold}
     max_detections: 20
     track_evidence: mean
     track_window: 30
     track_min_frames: 2
 """
+
+
+def _params() -> str:
+    """The demo's calibrated thresholds and form (they follow the shipped model), with a
+    tracking rule of this test's own."""
+    demo = yaml.safe_load((ROOT / 'config' / 'demo.yaml').read_text(encoding='utf-8'))
+    values = demo['/**']['ros__parameters']
+    return PARAMS.format(**{k: values[k] for k in ('box_threshold', 'score_method',
+                                                   'ood_threshold')})
 
 
 @pytest.fixture(scope='module')
@@ -43,7 +54,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                      '--labels', str(root / f'{name}_videos' / 'labels'),
                      '--out', str(root / f'{name}_bag'), '--no-progress']) == 0
     params = root / 'params.yaml'
-    params.write_text(PARAMS)
+    params.write_text(_params())
     out = {}
     for key, extra in (('frame', []), ('track', ['--track'])):
         assert main(['evaluate', '--params', str(params), '--id-bag', str(root / 'id_bag'),
