@@ -177,17 +177,28 @@ def test_best_matches_sweep_equals_dense_iou() -> None:
         return np.concatenate([centre - size / 2, centre + size / 2], 1).astype(np.float32)
 
     cands = boxes(300)
-    passes = [boxes(200), boxes(150), boxes(0), boxes(100)]
+    passes = [boxes(200), boxes(150), boxes(0), boxes(100), boxes(5)]
     passes[1][0] = [0, 0, 1000, 1000]  # one huge query: the sweep window must still be exact
-    best, best_iou = _best_matches(cands, passes, chunk=16)
-    for j, queries in enumerate(passes):
-        if not len(queries):
-            assert (best_iou[:, j] == 0).all()
-            continue
-        dense = box_iou(cands, queries)
-        np.testing.assert_allclose(best_iou[:, j], dense.max(axis=1), atol=1e-6)
-        np.testing.assert_allclose(dense[np.arange(len(cands)), best[:, j]], dense.max(axis=1),
-                                   atol=1e-6)
+    passes[3][:3] = cands[:3]  # identical boxes: IoU 1
+    for chunk in (1, 7, 16, None):
+        best, best_iou = (_best_matches(cands, passes) if chunk is None
+                          else _best_matches(cands, passes, chunk=chunk))
+        for j, queries in enumerate(passes):
+            if not len(queries):
+                assert (best_iou[:, j] == 0).all()
+                continue
+            dense = box_iou(cands, queries)
+            np.testing.assert_allclose(best_iou[:, j], dense.max(axis=1), atol=1e-6)
+            np.testing.assert_allclose(dense[np.arange(len(cands)), best[:, j]],
+                                       dense.max(axis=1), atol=1e-6)
+            # No overlap (the 5-query pass leaves most boxes alone): the nearest centre.
+            alone = dense.max(axis=1) == 0
+            centre = (cands[alone, :2] + cands[alone, 2:]) / 2
+            q_centre = (queries[:, :2] + queries[:, 2:]) / 2
+            dist = ((centre[:, None] - q_centre[None]) ** 2).sum(axis=2)
+            np.testing.assert_array_equal(best[alone, j], dist.argmin(axis=1))
+        assert (best_iou[:3, 3] == 1).all() and (best[:3, 3] == [0, 1, 2]).all()
+        assert (best_iou[:, 4] == 0).sum() > 200
 
 
 # --------------------------------------------------------------------------- import and registry
