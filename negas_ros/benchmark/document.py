@@ -105,13 +105,41 @@ def _provenance_section(meta: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _choices_section(selection: Mapping[str, Any]) -> list[str]:
+def _margin_lines(margin: Mapping[str, Any]) -> list[str]:
+    """One line per rival of a family's winner: its lead and the bootstrap interval."""
+    out = []
+    for role, label in (('runner_up', 'runner-up'), ('reference', 'reference')):
+        rival = margin.get(role)
+        if not rival:
+            continue
+        ci = rival.get('lead_points_ci95')
+        inside = ci is not None and ci[0] <= 0.0 <= ci[1]
+        share = rival.get('share_winner_better')
+        out.append(
+            f"- lead over the {label} `{rival['name']}`: {rival['lead_points']:+.2f} points "
+            + (f'(95% interval {ci[0]:+.2f} to {ci[1]:+.2f}' if ci is not None else '(no interval')
+            + (f"; the winner is better in {100 * share:.0f}% of {margin['reps']} image "
+               'bootstrap draws)' if share is not None else ')')
+            + (': **inside the noise**' if inside else ''))
+    if out:
+        out.append('')
+    return out
+
+
+def _choices_section(selection: Mapping[str, Any], margins: Mapping[str, Any]
+                     ) -> list[str]:
     """The 'Choices made on these splits' section of a validation run."""
     out = ['## Choices made on these splits\n', f"{selection['rule']}\n"]
-    for family in selection.get('families', {}).values():
+    if margins:
+        out.append("Each winner's lead (points of mean FPR95 a rival is behind) comes with a "
+                   '95% interval over image resamples of these splits (paired, tau* fixed); '
+                   'an interval holding 0 means these images cannot tell the two apart. The '
+                   'rule does not use the intervals; they say how far to trust each choice.\n')
+    for key, family in selection.get('families', {}).items():
         out.append(f"**{family['title']}**: winner "
                    + (f"`{family['winner']}` (mean FPR95 {_pct(family['value'])})\n"
                       if family['winner'] is not None else 'none (no admissible candidate)\n'))
+        out.extend(_margin_lines(margins.get(key) or {}))
         out.append('| candidate | row | mean FPR95↓ (near, near_unseen) | mean AUROC↑ | '
                    'mAP↑ | mAP drop (points) | admissible |')
         out.append('|---|---|---:|---:|---:|---:|:---:|')
@@ -190,7 +218,7 @@ def render_markdown(run: BenchmarkRun, doc: Mapping[str, Any]) -> str:
     add('')
     selection = doc.get('selection')
     if validation and selection:
-        out.extend(_choices_section(selection))
+        out.extend(_choices_section(selection, doc.get('selection_margins') or {}))
     if not validation:
         out.extend(_provenance_section(meta))
     add('## Main table\n')

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from negas_ros.benchmark.bootstrap import paired_fpr95_bootstrap
+from negas_ros.benchmark.bootstrap import paired_fpr95_bootstrap, selection_margins
 from negas_ros.benchmark.collect import BenchmarkOutputs, collect
 from negas_ros.benchmark.plan import (
     DEFAULT_FUSION_GRID,
@@ -495,6 +495,27 @@ def _labels_provenance(path: Path) -> dict[str, Any]:
     return dict(provenance) if isinstance(provenance, Mapping) else {}
 
 
+SELECTION_REFERENCES = {'nega_rule': 'off'}
+"""Per family, the candidate every winner is also measured against (NegA off: is NegA worth
+having at all), beside the runner-up."""
+
+
+def _selection_margins(run: BenchmarkRun, selection: Mapping[str, Any]
+                       ) -> dict[str, dict[str, Any]]:
+    """The validation choices' leads with image-bootstrap intervals; {} when the criterion's
+    splits were not run."""
+    splits = run.plan.splits
+    sets = list(selection.get('criterion_sets') or ())
+    names = [splits.ood.get(s) for s in sets]
+    if splits.id not in run.outputs.splits or any(
+            n is None or n not in run.outputs.splits for n in names):
+        return {}
+    ood_images = {s: run.outputs.splits[n].num_images for s, n in zip(sets, names, strict=True)
+                  if n is not None}
+    return selection_margins(selection, run.results, run.outputs.splits[splits.id].num_images,
+                             ood_images, seed=run.config.seed, references=SELECTION_REFERENCES)
+
+
 def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
     """The results.json document of a run (layout: docs/results.md, 'results.json')."""
     plan = run.plan
@@ -505,6 +526,9 @@ def results_document(run: BenchmarkRun, command: str) -> dict[str, Any]:
                         for name, rows in plan.ablations.items()}
     doc['attention_overlap'] = to_jsonable(run.overlap)
     doc['selection'] = to_jsonable(select_choices(doc))
+    margins = _selection_margins(run, doc['selection'])
+    if margins:
+        doc['selection_margins'] = to_jsonable(margins)
     for key, ood_set in (('target', 'near'), ('target_unseen', 'near_unseen')):
         check = target_check(main, ood_set)
         split = splits.ood[ood_set]

@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from negas_ros.benchmark.bootstrap import paired_fpr95_bootstrap, weighted_fpr_at_tpr
+from negas_ros.benchmark.bootstrap import (
+    paired_fpr95_bootstrap,
+    selection_margins,
+    weighted_fpr_at_tpr,
+)
+from negas_ros.benchmark.document import _choices_section
 from negas_ros.benchmark.plan import build_plan
 from negas_ros.benchmark.protocol import RowResult
 from negas_ros.metrics import fpr_at_tpr
@@ -50,3 +55,62 @@ def test_paired_bootstrap() -> None:
     assert result == paired_fpr95_bootstrap(base, better, 'near', 40, 60, reps=300, seed=2)
     with pytest.raises(ValueError):
         paired_fpr95_bootstrap(base, better, 'far', 40, 60)
+
+
+def _two_set_row(key: str, ids: np.ndarray, id_img: np.ndarray, oods: dict[str, np.ndarray],
+                 ood_img: dict[str, np.ndarray]) -> RowResult:
+    plan = build_plan(('car',), ('tram',), (), 'max')
+    spec = {r.key: r for r in plan.rows}[key]
+    return RowResult(spec, 0, {}, {}, 0.5, 0.5, 0.3, ids, oods, id_img, ood_img)
+
+
+def test_selection_margins_tell_a_real_lead_from_a_tie() -> None:
+    rng = np.random.default_rng(3)
+    sets = ('near', 'near_unseen')
+    id_img = rng.integers(0, 50, 400)
+    ood_img = {s: rng.integers(0, 60, 150) for s in sets}
+    ids = rng.normal(1, 1, 400)
+    base = {s: rng.normal(0.5, 1, 150) for s in sets}
+
+    def row(shift: float, key: str = 'negs') -> RowResult:
+        return _two_set_row(key, ids, id_img, {s: base[s] - shift for s in sets}, ood_img)
+
+    results = {'off/negs': row(0.0), 'gate/negs': row(1.0), 'twin/negs': row(1.0),
+               'max/negs': row(3.0)}
+
+    def criterion(r: RowResult) -> float:
+        return float(np.mean([fpr_at_tpr(r.id_scores, r.ood_scores[s]) for s in sets]))
+
+    candidates = {name: {'row': f'{name}/negs', 'value': criterion(results[f'{name}/negs']),
+                         'auroc': 0.5, 'admissible': name != 'max'}
+                  for name in ('off', 'gate', 'twin', 'max')}
+    selection = {'criterion_sets': list(sets), 'families': {'nega_rule': {
+        'title': 'NegA rule', 'winner': 'gate', 'value': candidates['gate']['value'],
+        'candidates': candidates}}}
+    margins = selection_margins(selection, results, 50, {s: 60 for s in sets}, reps=300,
+                                references={'nega_rule': 'off'})
+    report = margins['nega_rule']
+    # 'max' scores best but is not admissible: never a rival. 'twin' equals the winner.
+    assert report['winner'] == 'gate' and report['runner_up']['name'] == 'twin'
+    assert report['runner_up']['lead_points_ci95'] == [0.0, 0.0]
+    assert report['runner_up']['share_winner_better'] == 0.0
+    reference = report['reference']
+    assert reference['name'] == 'off'
+    point = 100 * (candidates['off']['value'] - candidates['gate']['value'])
+    assert reference['lead_points'] == pytest.approx(point)
+    lo, hi = reference['lead_points_ci95']
+    assert 0.0 < lo <= point <= hi
+    assert reference['share_winner_better'] == 1.0
+    assert margins == selection_margins(selection, results, 50, {s: 60 for s in sets},
+                                        reps=300, references={'nega_rule': 'off'})
+    lines = '\n'.join(_choices_section(
+        {'rule': 'r', 'families': {'nega_rule': {**selection['families']['nega_rule']}}},
+        margins))
+    assert 'runner-up `twin`: +0.00 points (95% interval +0.00 to +0.00' in lines
+    assert 'inside the noise' in lines.split('reference')[0]
+    assert 'inside the noise' not in lines.split('reference `off`')[1].split('\n')[0]
+    # Without the criterion's samples the margins cannot be drawn.
+    with pytest.raises(ValueError, match='no samples'):
+        selection_margins(selection, {k: _row('negs', ids, id_img, base['near'],
+                                                ood_img['near']) for k in results},
+                          50, {s: 60 for s in sets}, reps=10)

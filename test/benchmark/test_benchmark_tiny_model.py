@@ -197,6 +197,19 @@ def test_val_run_uses_only_val_splits(val_cli_run: tuple[Path, dict[str, Any]]) 
         assert name not in text, name  # no text names a test split
     assert '## Choices made on these splits' in text
     assert doc['selection']['rule'] in text
+    # Every choice's lead over its runner-up (and NegA's over 'off') with a bootstrap interval.
+    margins, families = doc['selection_margins'], doc['selection']['families']
+    assert margins and set(margins) <= set(families)
+    for family, margin in margins.items():
+        assert margin['winner'] == families[family]['winner']
+        for role, label in (('runner_up', 'runner-up'), ('reference', 'reference')):
+            if role in margin:
+                rival = margin[role]
+                lo, hi = rival['lead_points_ci95']
+                assert lo <= hi and 0.0 <= rival['share_winner_better'] <= 1.0
+                assert f"lead over the {label} `{rival['name']}`" in text
+    if families['nega_rule']['winner'] != 'off':
+        assert margins['nega_rule']['reference']['name'] == 'off'
 
 
 def test_val_run_differs_from_the_test_run(cli_run: tuple[Path, dict[str, Any]],
