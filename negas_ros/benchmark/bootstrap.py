@@ -124,10 +124,10 @@ def selection_margins(selection: Mapping[str, Any], results: Mapping[str, RowRes
     For every family of :func:`negas_ros.benchmark.select.select_choices` with a winner and
     a runner-up (the next admissible candidate by the same ranking), and for the candidate
     named in ``references`` (family -> candidate, e.g. NegA 'off' for 'nega_rule') when it is
-    not the winner and has a criterion: the lead = rival's criterion - winner's (points of mean FPR95; > 0 means
-    the winner is better), its 95% percentile interval over image resamples, and the share of
-    draws in which the winner is strictly better. A lead whose interval holds 0 is a choice
-    the validation data cannot tell from its rival.
+    not the winner and has a criterion: the lead = rival's criterion - winner's (points of mean
+    FPR95; > 0 means the winner is better), its 95% percentile interval over image resamples,
+    and the share of draws in which the winner is strictly better. A lead whose interval holds
+    0 is a choice the validation data cannot tell from its rival.
     """
     references = references or {}
     sets = list(selection.get('criterion_sets') or ())

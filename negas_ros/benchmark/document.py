@@ -107,11 +107,13 @@ def _provenance_section(meta: Mapping[str, Any]) -> list[str]:
 
 def _margin_lines(margin: Mapping[str, Any]) -> list[str]:
     """One line per rival of a family's winner: its lead and the bootstrap interval."""
-    out = []
+    out: list[str] = []
+    shown = set()
     for role, label in (('runner_up', 'runner-up'), ('reference', 'reference')):
         rival = margin.get(role)
-        if not rival:
+        if not rival or rival['name'] in shown:  # the runner-up may be the reference too
             continue
+        shown.add(rival['name'])
         ci = rival.get('lead_points_ci95')
         inside = ci is not None and ci[0] <= 0.0 <= ci[1]
         share = rival.get('share_winner_better')

@@ -103,8 +103,11 @@ DEFAULT_COUNTS = Counts(id=500, ood=600, attention=100)
 than ID images: few OOD objects score above tau*, and every OOD metric rests on those."""
 QUICK_COUNTS = Counts(id=40, ood=20, attention=8)
 """The quick subset (``--quick``; the reproduction test): the first images of each split."""
-QUICK_TOLERANCE = 1e-6
-"""Largest |difference| allowed between a rerun of the quick subset and results.json."""
+QUICK_TOLERANCE = 1e-5
+"""Largest |difference| allowed between a rerun of the quick subset and results.json. The same
+float32 network on another CPU (the VM moves between hosts with different vector units) gives
+mean responses and thresholds up to ~2e-6 apart (2026-12-02); a changed detection or verdict
+moves a metric by 1/N, at least ~1e-3 on the quick subset."""
 
 
 def default_model_dir() -> Path:

@@ -207,6 +207,8 @@ def test_val_run_uses_only_val_splits(val_cli_run: tuple[Path, dict[str, Any]]) 
                 rival = margin[role]
                 lo, hi = rival['lead_points_ci95']
                 assert lo <= hi and 0.0 <= rival['share_winner_better'] <= 1.0
+                if role == 'reference' and rival['name'] == margin['runner_up']['name']:
+                    label = 'runner-up'  # shown once
                 assert f"lead over the {label} `{rival['name']}`" in text
     if families['nega_rule']['winner'] != 'off':
         assert margins['nega_rule']['reference']['name'] == 'off'
