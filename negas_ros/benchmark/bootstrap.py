@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from negas_ros.benchmark.protocol import RowResult
+from negas_ros.benchmark.select import rank_candidates
 
 __all__ = ['criterion_draws', 'paired_fpr95_bootstrap', 'selection_margins',
            'weighted_fpr_at_tpr']
@@ -137,12 +138,10 @@ def selection_margins(selection: Mapping[str, Any], results: Mapping[str, RowRes
         candidates = entry.get('candidates') or {}
         if winner is None:
             continue
-        ranked = sorted((c['value'], -(c['auroc'] if c['auroc'] is not None else -math.inf),
-                         i, name) for i, (name, c) in enumerate(candidates.items())
-                        if c['admissible'] and c['value'] is not None and name != winner)
+        ranked = [name for name in rank_candidates(candidates) if name != winner]
         rivals: dict[str, str] = {}
         if ranked:
-            rivals['runner_up'] = ranked[0][3]
+            rivals['runner_up'] = ranked[0]
         reference = references.get(family)
         if (reference is not None and reference != winner
                 and (candidates.get(reference) or {}).get('value') is not None):

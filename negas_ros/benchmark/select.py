@@ -26,7 +26,7 @@ import math
 from typing import Any
 
 __all__ = ['CRITERION_SETS', 'FAMILIES', 'MAX_MAP_DROP_POINTS', 'SELECTION_RULE',
-           'select_choices']
+           'rank_candidates', 'select_choices']
 
 CRITERION_SETS: tuple[str, ...] = ('near', 'near_unseen')
 """OOD sets whose FPR95 (and, for ties, AUROC) the criterion averages."""
@@ -77,6 +77,16 @@ def _candidate(row_key: str, entry: Mapping[str, Any], base_map: float | None
     }
 
 
+def rank_candidates(candidates: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The admissible candidates with a criterion, best first: lowest criterion, then the
+    higher mean AUROC, then the earlier candidate (the winner is the first)."""
+    ranked = sorted(
+        ((c['value'], -(c['auroc'] if c['auroc'] is not None else -math.inf), i, name)
+         for i, (name, c) in enumerate(candidates.items())
+         if c['admissible'] and c['value'] is not None))
+    return [name for *_, name in ranked]
+
+
 def select_choices(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The choices of a results.json document (see the module docstring).
 
@@ -103,11 +113,8 @@ def select_choices(doc: Mapping[str, Any]) -> dict[str, Any]:
             if name.split('/')[0] in left_out:
                 continue
             candidates[name] = _candidate(row_key, entry, base_map)
-        ranked = sorted(
-            ((c['value'], -(c['auroc'] if c['auroc'] is not None else -math.inf), i, name)
-             for i, (name, c) in enumerate(candidates.items())
-             if c['admissible'] and c['value'] is not None))
-        winner = ranked[0][3] if ranked else None
+        ranked = rank_candidates(candidates)
+        winner = ranked[0] if ranked else None
         families[family] = {
             'title': title,
             'winner': winner,

@@ -231,17 +231,9 @@ def _overlap_ratio_columns(a: FloatArray, b: Sequence[FloatArray], work: Sequenc
     bx1, by1, bx2, by2, area_b = b
     expand = (slice(None),) + (None,) * bx1.ndim
     inter, height, low, zeros = work[0], work[1], work[2], work[3]
-    np.copyto(inter, a[:, 2][expand])
-    np.minimum(inter, bx2, out=inter)
-    np.copyto(low, a[:, 0][expand])
-    np.maximum(low, bx1, out=low)
-    np.subtract(inter, low, out=inter)
+    _extent_overlap(a[:, 0][expand], a[:, 2][expand], bx1, bx2, inter, low)
     np.maximum(inter, zeros, out=inter)
-    np.copyto(height, a[:, 3][expand])
-    np.minimum(height, by2, out=height)
-    np.copyto(low, a[:, 1][expand])
-    np.maximum(low, by1, out=low)
-    np.subtract(height, low, out=height)
+    _extent_overlap(a[:, 1][expand], a[:, 3][expand], by1, by2, height, low)
     # Height not clamped: with the width clamped, a pair apart in y gets a ratio <= 0, which
     # never beats an overlapping query, and the caller reads a best ratio <= 0 as no overlap.
     np.multiply(inter, height, out=inter)
@@ -249,3 +241,17 @@ def _overlap_ratio_columns(a: FloatArray, b: Sequence[FloatArray], work: Sequenc
     np.add(area_a[expand], area_b, out=height)
     np.divide(inter, height, out=inter)
     return inter
+
+
+def _extent_overlap(a_lo: FloatArray, a_hi: FloatArray, b_lo: FloatArray, b_hi: FloatArray,
+                    out: FloatArray, low: FloatArray) -> None:
+    """out = min(a_hi, b_hi) - max(a_lo, b_lo) on one axis, unclamped; low is scratch.
+
+    a_* broadcast over out; each is copied over the block before maximum/minimum (see
+    :func:`_overlap_ratio_columns`).
+    """
+    np.copyto(out, a_hi)
+    np.minimum(out, b_hi, out=out)
+    np.copyto(low, a_lo)
+    np.maximum(low, b_lo, out=low)
+    np.subtract(out, low, out=out)
